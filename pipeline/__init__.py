@@ -1,0 +1,3 @@
+"""statelink: find state-linked accounts in social-media account dumps."""
+
+__version__ = "0.1.0"

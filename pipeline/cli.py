@@ -1,0 +1,211 @@
+"""The `statelink` command line: one subcommand per dvc.yaml stage, plus `ui`.
+
+Each command reads its inputs, calls the stage functions, and writes its outputs. A
+StatelinkError is printed as one sentence and exits 2; other errors exit 1 and show a
+traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="statelink",
+    help="Find state-linked accounts in social-media account dumps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml to read.")]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _run(fn: Callable[[], str | None]) -> None:
+    """Run a stage body; turn errors into one sentence unless --debug."""
+    from pipeline.errors import StatelinkError
+
+    try:
+        message = fn()
+    except StatelinkError as exc:
+        if _state["debug"]:
+            raise
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.secho("interrupted; no partial output was written.", fg="yellow", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+        if _state["debug"]:
+            raise
+        typer.secho(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", fg="red", err=True)
+        raise typer.Exit(1) from None
+    if message:
+        typer.echo(message)
+
+
+def _params(path: Path):
+    from pipeline.config import load_params
+
+    return load_params(path)
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option(help="Folder for the sample dumps.")] = Path("data/raw/sample"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Generate the bundled sample campaigns (IO and control dumps) in the archive format."""
+
+    def body() -> str:
+        from pipeline.sample import generate_sample
+
+        summary = generate_sample(_params(params).sample, out)
+        lines = [f"wrote sample dumps to {out}:"]
+        for campaign, labels in summary.items():
+            for label, info in labels.items():
+                lines.append(f"  {campaign:<14} {label:<13} {info['accounts']:>6} accounts {info['tweets']:>8} tweets")
+        return "\n".join(lines)
+
+    _run(body)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Dump folders, files or globs (unlabelled). Without them, params.yaml data.dumps is read.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder for accounts.parquet, tweets.parquet, quarantine.csv.")] = Path("data/interim"),
+    params: ParamsOpt = Path("params.yaml"),
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Read archive dumps (CSV, gz, zip, parts, v1.1 JSONL) into typed Parquet tables."""
+
+    def body() -> str:
+        from pipeline.config import IngestParams
+        from pipeline.ingest import ingest_dumps
+
+        if paths:
+            cfg = _params(params).ingest if params.exists() else IngestParams()
+            dumps = [(p, None, None) for p in paths]
+        else:
+            p = _params(params)
+            cfg, dumps = p.ingest, p.data.dumps
+        report = ingest_dumps(dumps, out, cfg, progress=progress)
+        lines = [f"{'file':<70} {'read':>9} {'quarantined':>12}"]
+        for f in report.files:
+            lines.append(f"{str(f.file)[-70:]:<70} {f.rows_read:>9} {f.rows_quarantined:>12}")
+        lines.append(
+            f"{report.accounts} accounts, {report.tweets} tweets, {report.quarantined} rows quarantined "
+            f"(see {out / 'quarantine.csv'})"
+        )
+        return "\n".join(lines)
+
+    _run(body)
+
+
+@app.command()
+def features(
+    in_dir: Annotated[Path, typer.Option("--in", help="Folder with accounts.parquet and tweets.parquet.")] = Path("data/interim"),
+    out: Annotated[Path, typer.Option(help="Feature table to write.")] = Path("data/features/features.parquet"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Compute per-account behaviour features."""
+
+    def body() -> str:
+        from pipeline.features.build import feature_columns, run_features
+
+        table = run_features(in_dir, out, _params(params).features)
+        return f"wrote {table.num_rows} accounts x {len(feature_columns(table))} features to {out}"
+
+    _run(body)
+
+
+@app.command()
+def split(
+    accounts: Annotated[Path, typer.Option(help="accounts.parquet from ingest.")] = Path("data/interim/accounts.parquet"),
+    out: Annotated[Path, typer.Option(help="Split file to write.")] = Path("data/split.parquet"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Hold out campaigns and assign grouped folds: the one split every model uses."""
+
+    def body() -> str:
+        from pipeline.split import run_split
+
+        s = run_split(accounts, out, _params(params).split)
+        counts = s.groupby(["role", "label"]).size().to_dict()
+        return "split: " + ", ".join(f"{r}/{lab}={n}" for (r, lab), n in sorted(counts.items()))
+
+    _run(body)
+
+
+@app.command("train-gbm")
+def train_gbm(
+    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
+    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    out: Annotated[Path, typer.Option(help="Model folder.")] = Path("models/gbm"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Train LightGBM with grouped out-of-fold predictions."""
+
+    def body() -> str:
+        from pipeline.stages import stage_train_gbm
+
+        return stage_train_gbm(features_path, split_path, out, _params(params))
+
+    _run(body)
+
+
+@app.command()
+def evaluate(
+    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
+    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    model: Annotated[Path, typer.Option(help="Model folder.")] = Path("models/gbm"),
+    metrics: Annotated[Path, typer.Option(help="Metrics JSON.")] = Path("reports/metrics.json"),
+    predictions: Annotated[Path, typer.Option(help="Per-account predictions.")] = Path("reports/predictions.parquet"),
+    plots: Annotated[Path, typer.Option(help="Plots folder.")] = Path("reports/plots"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Evaluate on held-out campaigns, write metrics and plots, log the MLflow run."""
+
+    def body() -> str:
+        from pipeline.stages import stage_evaluate
+
+        return stage_evaluate(features_path, split_path, model, metrics, predictions, plots, _params(params), params)
+
+    _run(body)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to share it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5000,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Open the MLflow UI on the project's tracking store (one worker, no job execution)."""
+    import os
+    import subprocess
+
+    from pipeline import tracking
+    from pipeline.config import TrackingParams
+
+    cfg = _params(params).tracking if params.exists() else TrackingParams()
+    root = tracking.repo_root(params.resolve().parent)
+    uri = tracking.resolve_tracking_uri(cfg, root)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"]
+    typer.echo(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

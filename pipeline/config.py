@@ -1,0 +1,143 @@
+"""params.yaml, read into typed models: one model per section.
+
+Nothing is read at import; stages call `load_params(path)` and get a validated `Params`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import ConfigError
+
+Label = Literal["state_linked", "control"]
+
+
+class _Section(BaseModel):
+    # A typo in params.yaml must fail loudly rather than silently fall back to a default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SampleParams(_Section):
+    seed: int = 7
+    # Number of accounts across all campaigns (IO + control); tweets scale with it.
+    n_accounts: int = Field(2000, ge=40)
+    tweets_per_account: float = Field(30.0, gt=0)
+
+
+class DumpSpec(_Section):
+    path: str
+    campaign: str
+    label: Label
+
+
+class DataParams(_Section):
+    dumps: list[DumpSpec]
+
+
+class IngestParams(_Section):
+    batch_rows: int = Field(50_000, ge=100)
+    # Fields longer than this are quarantined rather than loaded (bounds memory per row).
+    max_field_chars: int = Field(1_000_000, ge=1000)
+
+
+class CoordinationParams(_Section):
+    # Retweets this soon after the original count as fast (seconds).
+    fast_retweet_seconds: list[int] = [60, 600]
+    # Content shared by more accounts than this is popular, not coordinated; it also bounds
+    # the pairs one item can create, which keeps the cost linear in the data.
+    max_item_accounts: int = Field(200, ge=2)
+    max_sync_accounts: int = Field(30, ge=2)
+    # A tie needs this many shared items, and this share of the smaller account's items.
+    min_shared: int = Field(2, ge=1)
+    min_shared_sync: int = Field(4, ge=1)
+    min_tie_weight: float = Field(0.05, ge=0, le=1)
+    sync_bin_minutes: int = Field(1, ge=1)
+    # Near-duplicate text: MinHash over character 3-grams (tokenizer-free, works for Chinese),
+    # LSH with `bands` x `rows` hashes; collision probability is 0.5 near Jaccard (1/b)^(1/r).
+    shingle_chars: int = Field(3, ge=2, le=8)
+    minhash_bands: int = Field(6, ge=1)
+    minhash_rows: int = Field(4, ge=1)
+    min_text_chars: int = Field(12, ge=1)
+
+
+class FeaturesParams(_Section):
+    # Beijing time: the operations in the public record post on China Standard Time.
+    local_utc_offset_hours: int = 8
+    office_start_hour: int = Field(9, ge=0, le=23)
+    office_end_hour: int = Field(18, ge=1, le=24)
+    batch_window_days: int = Field(1, ge=0)
+    coordination: CoordinationParams = CoordinationParams()
+
+
+class SplitParams(_Section):
+    holdout_campaigns: list[str]
+    n_folds: int = Field(5, ge=2)
+    seed: int = 13
+
+
+class TrainGbmParams(_Section):
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    n_estimators: int = Field(400, ge=1)
+    min_child_samples: int = Field(20, ge=1)
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    lambda_l2: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(30, ge=1)
+    seed: int = 17
+    # Features left out of the model (glob patterns). Handle and name shape are NULL for
+    # accounts the archive hashed, and API control sets are never hashed, so their
+    # *missingness* would teach the model the release format rather than the behaviour.
+    exclude_features: list[str] = ["handle_*", "name_*"]
+
+
+class EvaluateParams(_Section):
+    # The operating threshold is the lowest score whose validation precision reaches this.
+    target_precision: float = Field(0.9, gt=0, lt=1)
+    low_prevalence: float = Field(0.01, gt=0, lt=1)
+    fpr_budget: float = Field(0.01, gt=0, lt=1)
+
+
+class TrackingParams(_Section):
+    experiment: str = "statelink"
+    # Default store when MLFLOW_TRACKING_URI is unset; relative to the repository root.
+    tracking_uri: str = "sqlite:///mlflow.db"
+    registered_model: str = "statelink"
+
+
+class Params(_Section):
+    sample: SampleParams = SampleParams()
+    data: DataParams
+    ingest: IngestParams = IngestParams()
+    features: FeaturesParams = FeaturesParams()
+    split: SplitParams
+    train_gbm: TrainGbmParams = TrainGbmParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    tracking: TrackingParams = TrackingParams()
+
+    @field_validator("split")
+    @classmethod
+    def _holdout_nonempty(cls, v: SplitParams) -> SplitParams:
+        if not v.holdout_campaigns:
+            raise ValueError("split.holdout_campaigns must name at least one campaign")
+        return v
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path} not found; run from the repository root or pass --params.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: '{where}' {first['msg']}.") from exc

@@ -1,0 +1,1 @@
+"""Feature families: behaviour (per account) and, as they land, coordination and text."""

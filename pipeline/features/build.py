@@ -1,0 +1,93 @@
+"""The features stage: ingested tables in, one feature row per account out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import FeaturesParams
+from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
+from pipeline.features.coordination import compute_coordination
+from pipeline.io import atomic_path
+from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
+
+# Columns carried beside the features; never fed to a model.
+META_COLUMNS = ("userid", "campaign", "label", "account_language", "main_language", "n_tweets_seen", "coord_cluster")
+
+
+def feature_columns(table: pa.Table | list[str]) -> list[str]:
+    names = table.column_names if isinstance(table, pa.Table) else list(table)
+    return [c for c in names if c not in META_COLUMNS]
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, accounts: str, tweets: str, params: FeaturesParams
+) -> pa.Table:
+    """Feature table for the accounts in Parquet file `accounts`, from tweets in `tweets`.
+
+    The population for cross-account features (creation batches, later coordination) is the
+    campaign when accounts are labelled by campaign, else everything scored together.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW acc AS
+            SELECT *, COALESCE(campaign, '__all__') AS population FROM read_parquet('{_q(accounts)}')"""
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW tweets AS SELECT * FROM read_parquet('{_q(tweets)}')")
+    settings = BehaviourSettings(
+        local_utc_offset_hours=params.local_utc_offset_hours,
+        office_start_hour=params.office_start_hour,
+        office_end_hour=params.office_end_hour,
+        batch_window_days=params.batch_window_days,
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, settings).sql_query()}")
+    coord = compute_coordination(con, params.coordination)
+    con.register("coord_arrow", coord)
+    con.execute("CREATE OR REPLACE TEMP TABLE coord AS SELECT * FROM coord_arrow")
+    con.unregister("coord_arrow")
+    table = con.sql(
+        """WITH ml AS (
+               SELECT userid, FIRST(tweet_language ORDER BY n DESC, tweet_language) AS main_language
+               FROM (SELECT userid, tweet_language, COUNT(*) AS n FROM tweets
+                     WHERE tweet_language IS NOT NULL GROUP BY ALL) GROUP BY userid)
+           SELECT a.userid, a.campaign, a.label, a.account_language,
+                  COALESCE(ml.main_language, a.account_language) AS main_language,
+                  COALESCE(b.n_tweets, 0) AS n_tweets_seen, b.* EXCLUDE (userid), c.* EXCLUDE (userid)
+           FROM acc a JOIN beh b USING (userid) JOIN coord c USING (userid) LEFT JOIN ml USING (userid)
+           ORDER BY a.userid"""
+    ).to_arrow_table()
+    return _to_float(table)
+
+
+def _to_float(table: pa.Table) -> pa.Table:
+    """Cast every feature to float64 so the model's input schema is one stable type."""
+    cols = []
+    for name in table.column_names:
+        col = table.column(name)
+        if name == "n_tweets_seen":
+            cols.append(col.cast(pa.int64()))
+        elif name in META_COLUMNS:
+            cols.append(col)
+        else:
+            cols.append(col.cast(pa.float64()))
+    return pa.table(cols, names=table.column_names)
+
+
+def _q(path: str | Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def run_features(in_dir: Path, out_path: Path, params: FeaturesParams, memory_limit: str = "4GB") -> pa.Table:
+    accounts, tweets = in_dir / "accounts.parquet", in_dir / "tweets.parquet"
+    check_schema(accounts, ACCOUNTS_SCHEMA)
+    check_schema(tweets, TWEETS_SCHEMA)
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+    try:
+        table = build_features(con, str(accounts), str(tweets), params)
+    finally:
+        con.close()
+    with atomic_path(out_path) as tmp:
+        pq.write_table(table, tmp)
+    return table

@@ -1,0 +1,68 @@
+"""Metric functions: pure, numpy in, floats out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+
+def threshold_for_precision(y: np.ndarray, score: np.ndarray, target: float) -> float:
+    """Lowest threshold whose precision reaches `target`; the max-F1 threshold if none does."""
+    y, score = np.asarray(y), np.asarray(score)
+    if y.min() == y.max():
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(y, score)
+    ok = np.where(precision[:-1] >= target)[0]
+    if len(ok):
+        return float(thresholds[ok[0]])
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def precision_at_prevalence(y: np.ndarray, pred: np.ndarray, prevalence: float) -> float:
+    """Precision if positives were `prevalence` of the population (controls reweighted)."""
+    y, pred = np.asarray(y).astype(bool), np.asarray(pred).astype(bool)
+    tpr = (pred & y).sum() / max(y.sum(), 1)
+    fpr = (pred & ~y).sum() / max((~y).sum(), 1)
+    denom = tpr * prevalence + fpr * (1 - prevalence)
+    return float(tpr * prevalence / denom) if denom > 0 else float("nan")
+
+
+def recall_at_fpr(y: np.ndarray, score: np.ndarray, fpr_budget: float) -> float:
+    fpr, tpr, _ = roc_curve(y, score)
+    ok = fpr <= fpr_budget
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float, low_prevalence: float, fpr_budget: float) -> dict[str, float]:
+    """Every headline metric for one set of labelled scores; NaN where a class is missing."""
+    y = np.asarray(y).astype(int)
+    score = np.asarray(score, dtype=float)
+    pred = score >= threshold
+    tp = int((pred & (y == 1)).sum())
+    fp = int((pred & (y == 0)).sum())
+    fn = int((~pred & (y == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    both = 0 < y.sum() < len(y)
+    out = {
+        "n_accounts": float(len(y)),
+        "n_state_linked": float(y.sum()),
+        "roc_auc": float(roc_auc_score(y, score)) if both else math.nan,
+        "pr_auc": float(average_precision_score(y, score)) if both else math.nan,
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "precision_at_1pct_prevalence": precision_at_prevalence(y, pred, low_prevalence) if both else math.nan,
+        "recall_at_1pct_fpr": recall_at_fpr(y, score, fpr_budget) if both else math.nan,
+        "brier": float(brier_score_loss(y, np.clip(score, 0, 1))) if len(y) else math.nan,
+    }
+    return out

@@ -1,0 +1,69 @@
+"""One split file that every model uses, so no model ever sees another's test accounts.
+
+Held-out campaigns are the honest test: the model never saw the operation it is scored on,
+as with a new archive release. Inside the training campaigns, folds are grouped by creation
+batch (same campaign, label and creation day), so batch-registered near-twins never straddle
+a fold boundary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.model_selection import StratifiedGroupKFold
+
+from pipeline.config import SplitParams
+from pipeline.errors import ConfigError, InputError
+from pipeline.io import atomic_path
+
+
+def group_keys(accounts: pd.DataFrame) -> pd.Series:
+    """Creation-batch group per account; accounts without a creation date are their own group."""
+    date = accounts["account_creation_date"].astype("string")
+    key = accounts["campaign"].astype("string") + "|" + accounts["label"].astype("string") + "|" + date
+    return key.fillna("acct|" + accounts["userid"].astype("string"))
+
+
+def make_split(accounts: pd.DataFrame, params: SplitParams) -> pd.DataFrame:
+    """Assign each labelled account a role (train/test) and, for train, a grouped fold."""
+    if accounts["label"].isna().any():
+        raise InputError("the split needs labelled accounts; ingest through params.yaml data.dumps.")
+    campaigns = set(accounts["campaign"].unique())
+    missing = [c for c in params.holdout_campaigns if c not in campaigns]
+    if missing:
+        raise ConfigError(
+            f"split.holdout_campaigns names {missing}, which are not among the ingested campaigns {sorted(campaigns)}."
+        )
+    if not campaigns - set(params.holdout_campaigns):
+        raise ConfigError("split.holdout_campaigns holds out every campaign; nothing is left to train on.")
+    out = accounts[["userid", "campaign", "label"]].copy()
+    out["group"] = group_keys(accounts).to_numpy()
+    out["role"] = np.where(out["campaign"].isin(params.holdout_campaigns), "test", "train")
+    out["fold"] = -1
+    train = out["role"] == "train"
+    y = (out.loc[train, "label"] == "state_linked").astype(int).to_numpy()
+    for cls in (0, 1):
+        if (y == cls).sum() < params.n_folds:
+            raise InputError(
+                f"the training campaigns have fewer than {params.n_folds} accounts of one class; add data or lower split.n_folds."
+            )
+    sgkf = StratifiedGroupKFold(n_splits=params.n_folds, shuffle=True, random_state=params.seed)
+    folds = np.full(train.sum(), -1)
+    for k, (_, test_idx) in enumerate(sgkf.split(np.zeros(len(y)), y, out.loc[train, "group"])):
+        folds[test_idx] = k
+    out.loc[train, "fold"] = folds
+    return out.sort_values("userid").reset_index(drop=True)
+
+
+def run_split(accounts_path: Path, out_path: Path, params: SplitParams) -> pd.DataFrame:
+    accounts = pq.read_table(
+        accounts_path, columns=["userid", "campaign", "label", "account_creation_date"]
+    ).to_pandas()
+    split = make_split(accounts, params)
+    with atomic_path(out_path) as tmp:
+        pq.write_table(pa.Table.from_pandas(split, preserve_index=False), tmp)
+    return split

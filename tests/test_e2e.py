@@ -1,0 +1,99 @@
+"""One end-to-end `dvc repro` on a small sample, in a temporary copy of the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+SKIP = {".git", ".venv", "data", "reports", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__"}
+
+
+def _copy_repo(dst: Path) -> None:
+    for item in REPO.iterdir():
+        if item.name in SKIP or item.name.endswith(".egg-info"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dst / item.name, ignore=shutil.ignore_patterns("__pycache__", "cache", "tmp", "gbm"))
+        else:
+            shutil.copy2(item, dst / item.name)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def repro(tmp_path_factory):
+    work = tmp_path_factory.mktemp("repo")
+    _copy_repo(work)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["sample"]["n_accounts"] = 400
+    params["sample"]["tweets_per_account"] = 15
+    params["split"]["n_folds"] = 3
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    _run(["git", "init", "-q"], work, env)
+    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], work, env)
+    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], work, env)
+    first = _run([str(BIN / "dvc"), "repro"], work, env)
+    return work, env, first
+
+
+def test_repro_reports_holdout_metrics(repro):
+    work, _, first = repro
+    metrics = json.loads((work / "reports/metrics.json").read_text())
+    h = metrics["holdout"]
+    assert 0.5 < h["roc_auc"] <= 1.0 and 0 < h["pr_auc"] <= 1.0
+    assert "covid_2020" in metrics["holdout_by_campaign"]
+    assert "held-out ROC-AUC" in first.stdout
+    for plot in ("roc.png", "pr.png"):
+        assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_repro_logs_one_mlflow_run_with_model_and_predictions(repro):
+    work, _, _ = repro
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("statelink")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert "holdout.roc_auc" in run.data.metrics
+    assert run.data.params["train_gbm.learning_rate"] == "0.05"
+    assert len(run.data.tags["git_commit"]) == 40
+    arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"predictions", "plots", "config"} <= arts
+    preds = client.download_artifacts(run.info.run_id, "predictions/predictions.parquet", str(work / "dl"))
+    import pandas as pd
+
+    frame = pd.read_parquet(preds)
+    assert {"userid", "campaign", "label", "score"} <= set(frame.columns)
+    assert frame["score"].between(0, 1).all()
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
+    logged = mlflow.search_logged_models(experiment_ids=[exp.experiment_id], output_format="list")
+    assert [m.name for m in logged] == ["gbm"]
+    booster = mlflow.lightgbm.load_model(logged[0].model_uri)
+    assert booster.num_trees() > 0
+
+
+def test_second_repro_is_a_no_op(repro):
+    work, env, _ = repro
+    res = _run([str(BIN / "dvc"), "repro"], work, env)
+    assert "didn't change" in res.stdout or "up to date" in res.stdout.lower()

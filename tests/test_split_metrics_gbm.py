@@ -1,0 +1,86 @@
+"""Split, metrics and LightGBM training on small synthetic frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import EvaluateParams, SplitParams, TrainGbmParams
+from pipeline.errors import ConfigError
+from pipeline.metrics import binary_metrics, precision_at_prevalence, recall_at_fpr, threshold_for_precision
+from pipeline.models.gbm import load_gbm, save_gbm, train_gbm
+from pipeline.split import make_split
+
+
+def _accounts(n_per=60, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for campaign in ("a", "b", "c"):
+        for i in range(n_per):
+            label = "state_linked" if i % 2 else "control"
+            # IO accounts come in creation batches of ten.
+            day = pd.Timestamp("2017-08-30") + pd.Timedelta(days=int(i // 10)) if label == "state_linked" else \
+                pd.Timestamp("2010-01-01") + pd.Timedelta(days=int(rng.integers(0, 3000)))
+            rows.append({"userid": f"{campaign}{i}", "campaign": campaign, "label": label, "account_creation_date": day.date()})
+    return pd.DataFrame(rows)
+
+
+def test_split_holds_out_campaigns_and_keeps_batches_in_one_fold():
+    acc = _accounts()
+    s = make_split(acc, SplitParams(holdout_campaigns=["c"], n_folds=3))
+    assert set(s.loc[s.role == "test", "campaign"]) == {"c"}
+    assert (s.loc[s.role == "test", "fold"] == -1).all()
+    train = s[s.role == "train"]
+    assert set(train["fold"]) == {0, 1, 2}
+    # Every creation batch sits in exactly one fold.
+    assert (train.groupby("group")["fold"].nunique() == 1).all()
+    # Deterministic by seed.
+    assert s.equals(make_split(acc, SplitParams(holdout_campaigns=["c"], n_folds=3)))
+
+
+def test_split_rejects_unknown_or_total_holdout():
+    acc = _accounts()
+    with pytest.raises(ConfigError, match="not among"):
+        make_split(acc, SplitParams(holdout_campaigns=["zz"]))
+    with pytest.raises(ConfigError, match="nothing is left"):
+        make_split(acc, SplitParams(holdout_campaigns=["a", "b", "c"]))
+
+
+def test_metrics_known_answers():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])
+    m = binary_metrics(y, s, threshold=0.5, low_prevalence=0.01, fpr_budget=0.01)
+    assert m["precision"] == pytest.approx(3 / 4)
+    assert m["recall"] == pytest.approx(3 / 4)
+    assert m["roc_auc"] == pytest.approx(15 / 16)
+    # 1 % prevalence: tpr .75, fpr .25 → .0075 / (.0075 + .2475)
+    assert m["precision_at_1pct_prevalence"] == pytest.approx(0.0075 / 0.255)
+    assert recall_at_fpr(y, s, 0.0) == pytest.approx(0.75)
+    # At 50 % prevalence, with balanced classes, it equals plain precision.
+    assert precision_at_prevalence(y, s >= 0.5, 0.5) == pytest.approx(3 / 4)
+    assert threshold_for_precision(y, s, 1.0) == pytest.approx(0.7)
+
+
+def test_gbm_learns_a_signal_and_round_trips(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 400
+    y = rng.integers(0, 2, n)
+    frame = pd.DataFrame({
+        "userid": [f"u{i}" for i in range(n)], "campaign": "a",
+        "label": np.where(y == 1, "state_linked", "control"),
+        "fold": rng.integers(0, 3, n),
+        "signal": y + rng.normal(0, 0.7, n),
+        "noise": rng.normal(0, 1, n),
+    })
+    res = train_gbm(frame, ["signal", "noise"], TrainGbmParams(n_estimators=50), EvaluateParams())
+    from sklearn.metrics import roc_auc_score
+
+    assert not np.isnan(res.oof["score"]).any()
+    assert roc_auc_score(y, res.oof["score"]) > 0.8
+    save_gbm(res, tmp_path, TrainGbmParams(n_estimators=50))
+    booster, meta = load_gbm(tmp_path)
+    X = frame[["signal", "noise"]].to_numpy()
+    np.testing.assert_allclose(booster.predict(X), res.booster.predict(X))
+    assert meta["features"] == ["signal", "noise"] and 0 < meta["threshold"] < 1
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
