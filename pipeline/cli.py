@@ -175,12 +175,32 @@ def evaluate(
     plots: Annotated[Path, typer.Option(help="Plots folder.")] = Path("reports/plots"),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Evaluate on held-out campaigns, write metrics and plots, log the MLflow run."""
+    """Evaluate on held-out campaigns: metrics per campaign and language, plots."""
 
     def body() -> str:
         from pipeline.stages import stage_evaluate
 
         return stage_evaluate(features_path, split_path, model, metrics, predictions, plots, _params(params), params)
+
+    _run(body)
+
+
+@app.command()
+def register(
+    interim: Annotated[Path, typer.Option(help="Ingested tables (for the model's input example).")] = Path("data/interim"),
+    gbm: Annotated[Path, typer.Option(help="LightGBM model folder.")] = Path("models/gbm"),
+    metrics: Annotated[Path, typer.Option()] = Path("reports/metrics.json"),
+    predictions: Annotated[Path, typer.Option()] = Path("reports/predictions.parquet"),
+    plots: Annotated[Path, typer.Option()] = Path("reports/plots"),
+    out: Annotated[Path, typer.Option(help="MLflow model folder to write.")] = Path("models/statelink"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Package the MLflow model, log the pipeline run, register it (champion by rule)."""
+
+    def body() -> str:
+        from pipeline.stages import stage_register
+
+        return stage_register(interim, gbm, metrics, predictions, plots, out, _params(params), params)
 
     _run(body)
 

@@ -89,10 +89,11 @@ class TrainGbmParams(_Section):
     lambda_l2: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(30, ge=1)
     seed: int = 17
-    # Features left out of the model (glob patterns). Handle and name shape are NULL for
-    # accounts the archive hashed, and API control sets are never hashed, so their
-    # *missingness* would teach the model the release format rather than the behaviour.
-    exclude_features: list[str] = ["handle_*", "name_*"]
+    # Features left out of the model (glob patterns). Whether the archive hashed an account,
+    # and so whether its handle and name shape are known (NULL when hashed), describes how
+    # a release was published: API control sets are never hashed. A model that used them
+    # would learn the release format, not the behaviour (docs/features.md).
+    exclude_features: list[str] = ["is_hashed", "handle_*", "name_*"]
 
 
 class EvaluateParams(_Section):
@@ -100,6 +101,14 @@ class EvaluateParams(_Section):
     target_precision: float = Field(0.9, gt=0, lt=1)
     low_prevalence: float = Field(0.01, gt=0, lt=1)
     fpr_budget: float = Field(0.01, gt=0, lt=1)
+
+
+class RegisterParams(_Section):
+    # The new model takes the `champion` alias when its held-out metric beats the current
+    # champion's by at least `min_improvement` (or when there is no champion yet).
+    metric: str = "holdout.pr_auc"
+    min_improvement: float = 0.0
+    predictions_sample_rows: int = Field(500, ge=0)
 
 
 class TrackingParams(_Section):
@@ -110,6 +119,8 @@ class TrackingParams(_Section):
 
 
 class Params(_Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     sample: SampleParams = SampleParams()
     data: DataParams
     ingest: IngestParams = IngestParams()
@@ -117,6 +128,8 @@ class Params(_Section):
     split: SplitParams
     train_gbm: TrainGbmParams = TrainGbmParams()
     evaluate: EvaluateParams = EvaluateParams()
+    # `register` would shadow pydantic's BaseModel.register; the YAML key stays `register`.
+    register_: RegisterParams = Field(RegisterParams(), alias="register")
     tracking: TrackingParams = TrackingParams()
 
     @field_validator("split")

@@ -91,7 +91,3 @@ def headline_line(metrics: dict) -> str:
         f"held-out ROC-AUC {h.get('roc_auc', float('nan')):.3f}  PR-AUC {h.get('pr_auc', float('nan')):.3f}  "
         f"F1 {h['f1']:.3f}  (n={int(h['n_accounts'])}, state-linked {int(h['n_state_linked'])})"
     )
-
-
-def score_frame(features: pd.DataFrame, booster, feature_names: list[str]) -> np.ndarray:
-    return booster.predict(features[feature_names].to_numpy(dtype=np.float64))

@@ -66,3 +66,27 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float, low_preva
         "brier": float(brier_score_loss(y, np.clip(score, 0, 1))) if len(y) else math.nan,
     }
     return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_platt(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """Platt scaling on the logit of out-of-fold scores: returns (slope, intercept).
+
+    Fitted out of fold, so the calibrated scores are honest probabilities for accounts like
+    the training ones. Two numbers, stored as JSON beside the model.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(y).astype(int)
+    if y.min() == y.max():
+        return 1.0, 0.0
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(score).reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def apply_platt(score: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(slope * _logit(score) + intercept)))

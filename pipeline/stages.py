@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Params
 from pipeline.errors import InputError
-from pipeline.evaluate import evaluate_predictions, headline_line, plot_curves, score_frame, write_outputs
+from pipeline.evaluate import evaluate_predictions, headline_line, plot_curves, write_outputs
 from pipeline.features.build import feature_columns
 from pipeline.models.gbm import load_gbm, save_gbm, train_gbm
+from pipeline.scoring import GbmScorer
 from pipeline import tracking
 
 
@@ -44,7 +45,7 @@ def stage_evaluate(
 ) -> str:
     frame = _labelled(features_path, split_path)
     booster, meta = load_gbm(model_dir)
-    frame["score"] = score_frame(frame, booster, meta["features"])
+    frame["score"] = GbmScorer.load(model_dir).score(frame)
     oof = pd.read_parquet(model_dir / "oof.parquet")
     test = frame[frame["role"] == "test"]
     oof = oof.merge(frame[["userid", "main_language"]], on="userid", how="left")
@@ -58,32 +59,72 @@ def stage_evaluate(
     ], ignore_index=True)
     predictions["predicted"] = predictions["score"] >= meta["threshold"]
     write_outputs(metrics, predictions, metrics_path, predictions_path)
-    plots = plot_curves(test, plots_dir, "held-out campaigns")
-    run_id = log_run(params, params_path, metrics, predictions_path, plots, model_dir, frame, meta)
-    return headline_line(metrics) + f"\nMLflow run {run_id}"
+    plot_curves(test, plots_dir, "held-out campaigns")
+    return headline_line(metrics)
 
 
-def log_run(params: Params, params_path: Path, metrics: dict, predictions_path: Path,
-            plots: list[Path], model_dir: Path, frame: pd.DataFrame, meta: dict) -> str:
+def stage_register(
+    interim_dir: Path, gbm_dir: Path, metrics_path: Path, predictions_path: Path, plots_dir: Path,
+    out_dir: Path, params: Params, params_path: Path,
+) -> str:
+    """Package models/statelink, log the pipeline's one MLflow run, register the model."""
+    import json
+    import tempfile
+
+    from pipeline.package import champion_metric, example_input, model_kwargs, save_model_folder
+    from pipeline.serving import model_input
+
+    accounts = pq.read_table(interim_dir / "accounts.parquet")
+    first = accounts.slice(0, 2)
+    tweets = pq.read_table(interim_dir / "tweets.parquet", filters=[("userid", "in", first.column("userid").to_pylist())])
+    example = example_input(model_input(first, tweets))
+    save_model_folder(gbm_dir, params.features, example, out_dir)
+
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    flat = {tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()}
+    predictions = pd.read_parquet(predictions_path)
+    meta = json.loads((gbm_dir / "meta.json").read_text(encoding="utf-8"))
     root = tracking.repo_root(params_path.resolve().parent)
     mlflow = tracking.setup(params.tracking, root)
+    import mlflow.data
     import mlflow.lightgbm
-    from mlflow.models import infer_signature
+    from mlflow.tracking import MlflowClient
 
-    booster, _ = load_gbm(model_dir)
-    example = frame[meta["features"]].head(5).astype("float64")
+    client = MlflowClient()
+    name = params.tracking.registered_model
+    previous = champion_metric(client, name, params.register_.metric)
     with mlflow.start_run(run_name=tracking.run_name(root), tags=tracking.run_tags(root)) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in tracking.flatten(params.model_dump(exclude={"data"})).items()})
-        mlflow.log_param("data.n_dumps", len(params.data.dumps))
-        mlflow.log_metrics({tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()})
+        mlflow.log_params({k: str(v)[:500] for k, v in tracking.flatten(params.model_dump(exclude={"data"}, by_alias=True)).items()})
+        mlflow.log_param("data.dumps", json.dumps([d.model_dump() for d in params.data.dumps])[:6000])
+        mlflow.log_metrics(flat)
+        roster = accounts.select(["userid", "campaign", "label"]).to_pandas()
+        mlflow.log_input(mlflow.data.from_pandas(roster, source=str(interim_dir / "accounts.parquet"), name="accounts"), context="training")
         mlflow.log_artifact(str(predictions_path), artifact_path="predictions")
-        for p in plots:
-            mlflow.log_artifact(str(p), artifact_path="plots")
+        if params.register_.predictions_sample_rows:
+            sample = predictions.sample(min(len(predictions), params.register_.predictions_sample_rows), random_state=0)
+            mlflow.log_table(sample.reset_index(drop=True), artifact_file="predictions/sample.json")
+        for plot in sorted(plots_dir.glob("*.png")):
+            mlflow.log_artifact(str(plot), artifact_path="plots")
+        mlflow.log_artifact(str(metrics_path), artifact_path="metrics")
         mlflow.log_artifact(str(params_path), artifact_path="config")
-        mlflow.lightgbm.log_model(
-            booster, name="gbm",
-            signature=infer_signature(example, booster.predict(example.to_numpy())),
-            input_example=example,
-            pip_requirements=tracking.model_pip_requirements(),
-        )
-        return run.info.run_id
+        with mlflow.start_run(run_name="gbm", nested=True, tags={"statelink.model": "gbm"}):
+            mlflow.log_params({f"gbm.{k}": v for k, v in params.train_gbm.model_dump().items() if k != "exclude_features"})
+            mlflow.log_params({"gbm.n_features": len(meta["features"]), "gbm.num_trees": meta["num_trees"],
+                               "gbm.threshold": round(meta["threshold"], 6)})
+            mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith(("holdout.", "oof."))})
+            mlflow.log_artifact(str(gbm_dir / "model.txt"), artifact_path="gbm")
+            mlflow.log_artifact(str(gbm_dir / "meta.json"), artifact_path="gbm")
+        with tempfile.TemporaryDirectory() as tmp:
+            info = mlflow.pyfunc.log_model(name="statelink", **model_kwargs(gbm_dir, params.features, example, Path(tmp)))
+        version = mlflow.register_model(info.model_uri, name)
+        new = flat.get(tracking.metric_key(params.register_.metric))
+        promote = new is not None and (previous is None or new >= previous + params.register_.min_improvement)
+        if promote:
+            client.set_registered_model_alias(name, "champion", version.version)
+        mlflow.set_tag("statelink.champion", str(promote).lower())
+        run_id = run.info.run_id
+    verdict = "now champion" if promote else f"champion kept ({params.register_.metric} {previous:.4f} vs {new:.4f})"
+    return (
+        f"wrote {out_dir}; MLflow run {run_id}; registered {name} v{version.version}, {verdict}\n"
+        f"open the MLflow UI: statelink ui  (http://127.0.0.1:5000)"
+    )

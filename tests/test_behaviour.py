@@ -116,6 +116,13 @@ def test_feature_table_is_float_and_excludes_release_artefacts(write_tables, tmp
     d = write_tables([account("a"), account("b", is_hashed=True)], [tweet("1", "a", "2020-01-01 00:00")])
     table = run_features(d, tmp_path / "f.parquet", FeaturesParams())
     names = feature_columns(table)
-    assert "is_hashed" not in names and "userid" not in names
+    assert "userid" not in names and "is_hashed" in names
+    # The model never sees release artefacts (params default).
+    from pipeline.config import TrainGbmParams
+    from pipeline.stages import model_features
+
+    used = model_features(names, TrainGbmParams().exclude_features)
+    assert "is_hashed" not in used and not [n for n in used if n.startswith(("handle_", "name_"))]
+    assert "share_office_hours_local" in used
     assert all(str(table.schema.field(n).type) == "double" for n in names)
     assert pq.read_table(tmp_path / "f.parquet").num_rows == 2

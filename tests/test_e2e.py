@@ -68,29 +68,56 @@ def test_repro_reports_holdout_metrics(repro):
 def test_repro_logs_one_mlflow_run_with_model_and_predictions(repro):
     work, _, _ = repro
     import mlflow
+    import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("statelink")
     runs = client.search_runs([exp.experiment_id])
-    assert len(runs) == 1
-    run = runs[0]
-    assert "holdout.roc_auc" in run.data.metrics
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1, "one MLflow run per pipeline execution"
+    run = parents[0]
+    assert [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id] == ["gbm"]
+    assert "holdout.roc_auc" in run.data.metrics and "holdout_by_campaign.covid_2020.pr_auc" in run.data.metrics
     assert run.data.params["train_gbm.learning_rate"] == "0.05"
     assert len(run.data.tags["git_commit"]) == 40
+    assert run.data.tags["statelink.champion"] == "true"
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"predictions", "plots", "config"} <= arts
+    assert {"predictions", "plots", "config", "metrics"} <= arts
     preds = client.download_artifacts(run.info.run_id, "predictions/predictions.parquet", str(work / "dl"))
-    import pandas as pd
-
     frame = pd.read_parquet(preds)
     assert {"userid", "campaign", "label", "score"} <= set(frame.columns)
     assert frame["score"].between(0, 1).all()
-    mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
-    logged = mlflow.search_logged_models(experiment_ids=[exp.experiment_id], output_format="list")
-    assert [m.name for m in logged] == ["gbm"]
-    booster = mlflow.lightgbm.load_model(logged[0].model_uri)
-    assert booster.num_trees() > 0
+    assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.name == "accounts"
+    # The registered model is the champion and loads as a pyfunc.
+    mv = client.get_model_version_by_alias("statelink", "champion")
+    assert mv.run_id == run.info.run_id
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/statelink@champion")
+    assert [c.name for c in model.metadata.get_input_schema().inputs][:2] == ["userid", "user_display_name"]
+
+
+def test_model_folder_scores_a_raw_dump_like_the_evaluate_stage(repro):
+    work, _, _ = repro
+    import mlflow.pyfunc
+    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipeline.serving import model_input
+
+    accounts = pq.read_table(work / "data/interim/accounts.parquet")
+    held = accounts.filter(pc.equal(accounts.column("campaign"), "covid_2020"))
+    tweets = pq.read_table(work / "data/interim/tweets.parquet", filters=[("campaign", "=", "covid_2020")])
+    out = mlflow.pyfunc.load_model(str(work / "models/statelink")).predict(model_input(held, tweets))
+    assert list(out.columns) == ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
+    evaluated = pd.read_parquet(work / "reports/predictions.parquet").query("split == 'holdout'")
+    both = evaluated.merge(out, on="userid", suffixes=("_eval", "_model"))
+    assert len(both) == held.num_rows
+    assert (both["score_eval"] - both["score_model"]).abs().max() < 1e-9
+    flagged = out[out["label"] == "state_linked"]
+    assert len(flagged) and flagged["reasons"].str.len().gt(0).all()
 
 
 def test_second_repro_is_a_no_op(repro):

@@ -192,16 +192,22 @@ def profile_features_sql(s: BehaviourSettings) -> str:
             GROUP BY userid, c
         ) GROUP BY userid
     ),
-    batch AS (
+    per_day AS (
+        SELECT population, account_creation_date AS d, COUNT(*) AS n
+        FROM a WHERE account_creation_date IS NOT NULL GROUP BY ALL
+    ),
+    batch_day AS (
         -- Accounts created within the window of each other in the same population: the
-        -- networks in the public record were registered in batches on single days.
-        SELECT x.userid, COUNT(*) AS creation_batch_size
-        FROM a x JOIN a y
-          ON x.population = y.population
-         AND y.account_creation_date BETWEEN x.account_creation_date - INTERVAL ({w}) DAY
-                                         AND x.account_creation_date + INTERVAL ({w}) DAY
-        WHERE x.account_creation_date IS NOT NULL
-        GROUP BY x.userid
+        -- networks in the public record were registered in batches on single days. A range
+        -- window over per-day counts keeps this linear, however large a batch is.
+        SELECT population, d, SUM(n) OVER (
+            PARTITION BY population ORDER BY d
+            RANGE BETWEEN INTERVAL ({w}) DAY PRECEDING AND INTERVAL ({w}) DAY FOLLOWING) AS creation_batch_size
+        FROM per_day
+    ),
+    batch AS (
+        SELECT a.userid, b.creation_batch_size FROM a
+        JOIN batch_day b ON a.population = b.population AND a.account_creation_date = b.d
     )
     SELECT a.userid,
         LN(1 + follower_count) AS log_followers,
@@ -223,6 +229,7 @@ def profile_features_sql(s: BehaviourSettings) -> str:
              WHEN LOWER(regexp_replace(dname, '\\s', '', 'g')) = LOWER(handle) THEN 1 ELSE 0 END AS name_equals_handle,
         CASE WHEN dname IS NULL THEN NULL WHEN regexp_matches(dname, '[\\x{{4e00}}-\\x{{9fff}}]') THEN 1 ELSE 0 END AS name_has_cjk,
         batch.creation_batch_size,
+        CASE WHEN is_hashed THEN 1 ELSE 0 END AS is_hashed,
         account_creation_date
     FROM a LEFT JOIN chars USING (userid) LEFT JOIN batch USING (userid)
     """
@@ -231,13 +238,10 @@ def profile_features_sql(s: BehaviourSettings) -> str:
 def compute_behaviour(con: duckdb.DuckDBPyConnection, s: BehaviourSettings) -> duckdb.DuckDBPyRelation:
     """Join tweet, entity and profile features into one row per account of view `acc`.
 
-    Expects views `acc` (accounts, with a `population` column) and `tweets` registered on
-    `con`. Accounts with no tweets keep their profile features; tweet features are NULL.
+    Expects view `acc` (accounts, with a `population` column) and the working table `tw`
+    (`tables.materialise_tweets`). Accounts with no tweets keep their profile features;
+    tweet features are NULL.
     """
-    con.execute(
-        """CREATE OR REPLACE TEMP VIEW tw AS
-           SELECT t.*, a.account_language FROM tweets t JOIN acc a USING (userid)"""
-    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_tweets AS {tweet_features_sql(s)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_ent AS {entity_features_sql()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_hour_local AS {_hour_entropy_sql(s.local_utc_offset_hours)}")

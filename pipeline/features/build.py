@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from pipeline.config import FeaturesParams
 from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
 from pipeline.features.coordination import compute_coordination
+from pipeline.features.tables import materialise_tweets
 from pipeline.io import atomic_path
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
@@ -26,22 +27,24 @@ def feature_columns(table: pa.Table | list[str]) -> list[str]:
 def build_features(
     con: duckdb.DuckDBPyConnection, accounts: str, tweets: str, params: FeaturesParams
 ) -> pa.Table:
-    """Feature table for the accounts in Parquet file `accounts`, from tweets in `tweets`.
+    """Feature table for the accounts in `accounts`, from the tweets in `tweets`.
 
-    The population for cross-account features (creation batches, later coordination) is the
-    campaign when accounts are labelled by campaign, else everything scored together.
+    Both are SQL table expressions on `con` (`read_parquet('...')` or a registered table).
+    The population for cross-account features (creation batches, coordination) is the
+    campaign when accounts carry one, else everything scored together.
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW acc AS
-            SELECT *, COALESCE(campaign, '__all__') AS population FROM read_parquet('{_q(accounts)}')"""
+            SELECT *, COALESCE(campaign, '__all__') AS population FROM {accounts}"""
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW tweets AS SELECT * FROM read_parquet('{_q(tweets)}')")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW tweets AS SELECT * FROM {tweets}")
     settings = BehaviourSettings(
         local_utc_offset_hours=params.local_utc_offset_hours,
         office_start_hour=params.office_start_hour,
         office_end_hour=params.office_end_hour,
         batch_window_days=params.batch_window_days,
     )
+    materialise_tweets(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, settings).sql_query()}")
     coord = compute_coordination(con, params.coordination)
     con.register("coord_arrow", coord)
@@ -75,8 +78,8 @@ def _to_float(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
-def _q(path: str | Path) -> str:
-    return str(path).replace("'", "''")
+def parquet_source(path: str | Path) -> str:
+    return "read_parquet('" + str(path).replace("'", "''") + "')"
 
 
 def run_features(in_dir: Path, out_path: Path, params: FeaturesParams, memory_limit: str = "4GB") -> pa.Table:
@@ -85,7 +88,7 @@ def run_features(in_dir: Path, out_path: Path, params: FeaturesParams, memory_li
     check_schema(tweets, TWEETS_SCHEMA)
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
     try:
-        table = build_features(con, str(accounts), str(tweets), params)
+        table = build_features(con, parquet_source(accounts), parquet_source(tweets), params)
     finally:
         con.close()
     with atomic_path(out_path) as tmp:

@@ -39,16 +39,16 @@ def normalised_text_sql(col: str = "tweet_text") -> str:
 
 
 def _items_sql(p: CoordinationParams) -> dict[str, str]:
-    """(population, item, userid) membership per family, over view `ctw`."""
+    """(population, item, userid) membership per family, over view `tw`."""
     bin_s = 60 * p.sync_bin_minutes
     return {
-        "co_retweet": "SELECT population, retweet_tweetid AS item, userid FROM ctw WHERE is_retweet AND retweet_tweetid IS NOT NULL",
+        "co_retweet": "SELECT population, retweet_tweetid AS item, userid FROM tw WHERE is_retweet AND retweet_tweetid IS NOT NULL",
         "co_hashtag_seq": """SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid
-                             FROM ctw WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
+                             FROM tw WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
         "co_url": """SELECT population, LOWER(url) AS item, userid FROM (
-                        SELECT population, userid, UNNEST(urls) AS url FROM ctw WHERE NOT COALESCE(is_retweet, FALSE))
+                        SELECT population, userid, UNNEST(urls) AS url FROM tw WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
-        "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid FROM ctw",
+        "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid FROM tw",
         "near_duplicate": "SELECT population, bucket AS item, userid FROM nd_buckets",
     }
 
@@ -76,26 +76,36 @@ def near_duplicate_buckets(con: duckdb.DuckDBPyConnection, p: CoordinationParams
     k, n_hash = p.shingle_chars, p.minhash_bands * p.minhash_rows
     mins = ", ".join(f"MIN(hash(h, {j})) AS m{j}" for j in range(n_hash))
     bands = " UNION ALL ".join(
-        f"SELECT population, userid, tweetid, '{b}:' || hash({', '.join(f'm{b * p.minhash_rows + r}' for r in range(p.minhash_rows))})::VARCHAR AS bucket FROM sig"
+        f"SELECT text_id, {b}::UTINYINT AS band, hash({', '.join(f'm{b * p.minhash_rows + r}' for r in range(p.minhash_rows))}) AS key FROM sig"
         for b in range(p.minhash_bands)
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE nd_docs AS
-        SELECT population, userid, tweetid, {normalised_text_sql()} AS norm
-        FROM ctw WHERE NOT COALESCE(is_retweet, FALSE) AND tweet_text IS NOT NULL
+        SELECT a.population, t.userid, t.tweetid, {normalised_text_sql('t.tweet_text')} AS norm
+        FROM tweets t JOIN acc a USING (userid)
+        WHERE NOT COALESCE(t.is_retweet, FALSE) AND t.tweet_text IS NOT NULL
         """
     )
     con.execute(f"DELETE FROM nd_docs WHERE LENGTH(norm) < {int(p.min_text_chars)}")
+    # Signatures are computed once per distinct text: copy-paste makes exact repeats common.
+    con.execute("CREATE OR REPLACE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM (SELECT DISTINCT norm FROM nd_docs)")
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE nd_buckets AS
+        CREATE OR REPLACE TEMP TABLE nd_keys AS
         WITH sh AS (
-            SELECT population, userid, tweetid, hash(substr(norm, i, {k})) AS h
-            FROM (SELECT *, UNNEST(generate_series(1, LENGTH(norm) - {k} + 1)) AS i FROM nd_docs)
+            SELECT text_id, hash(substr(norm, i, {k})) AS h
+            FROM (SELECT *, UNNEST(generate_series(1, LENGTH(norm) - {k} + 1)) AS i FROM nd_texts)
         ),
-        sig AS (SELECT population, userid, tweetid, {mins} FROM sh GROUP BY population, userid, tweetid)
+        sig AS (SELECT text_id, {mins} FROM sh GROUP BY text_id)
         {bands}
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE nd_buckets AS
+        SELECT d.population, d.userid, d.tweetid, k.band::VARCHAR || ':' || k.key::VARCHAR AS bucket
+        FROM nd_docs d JOIN nd_texts t USING (norm) JOIN nd_keys k USING (text_id)
         """
     )
 
@@ -111,7 +121,7 @@ def _fast_retweets_sql(p: CoordinationParams) -> str:
     WITH d AS (
         SELECT r.userid, o.userid AS orig_userid, o.tweetid AS orig_tweetid,
                EPOCH(r.tweet_time) - EPOCH(o.tweet_time) AS delay
-        FROM ctw r JOIN ctw o ON r.retweet_tweetid = o.tweetid AND r.population = o.population
+        FROM tw r JOIN tw o ON r.retweet_tweetid = o.tweetid AND r.population = o.population
         WHERE r.is_retweet AND r.userid <> o.userid
     ),
     amp AS (SELECT userid, COUNT(*) AS n_rt_in_population, {shares}, MEDIAN(delay) AS rt_delay_median_s FROM d GROUP BY userid),
@@ -120,22 +130,16 @@ def _fast_retweets_sql(p: CoordinationParams) -> str:
         FROM d WHERE delay <= {first} GROUP BY orig_userid
     )
     SELECT a.userid, amp.* EXCLUDE (userid), core.n_fast_retweeted
-    FROM (SELECT DISTINCT userid FROM ctw) a LEFT JOIN amp USING (userid) LEFT JOIN core USING (userid)
+    FROM (SELECT DISTINCT userid FROM tw) a LEFT JOIN amp USING (userid) LEFT JOIN core USING (userid)
     """
 
 
 def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> pa.Table:
     """Per-account coordination features for every account in view `acc` (needs `population`).
 
-    Expects views `acc` and `tweets` on `con`. Returns userid, the features, and
+    Expects views `acc` and `tweets` and the working table `tw` (`tables.materialise_tweets`). Returns userid, the features, and
     `coord_cluster` (a cluster id; meta, not a feature).
     """
-    con.execute(
-        """CREATE OR REPLACE TEMP VIEW ctw AS
-           SELECT t.tweetid, t.userid, t.tweet_time, t.tweet_text, t.is_retweet, t.retweet_tweetid,
-                  t.hashtags, t.urls, a.population
-           FROM tweets t JOIN acc a USING (userid)"""
-    )
     near_duplicate_buckets(con, p)
     items = _items_sql(p)
     edges = []

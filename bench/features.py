@@ -1,0 +1,122 @@
+"""Benchmark the feature families: tweets/s and peak RSS, behaviour and coordination apart.
+
+Builds a dump of N tweets over N/100 accounts from the sample generator's machinery: one
+generated base population of 2,000 accounts x 100 tweets, replicated with fresh ids and
+shifted times. Each replica is its own population (campaign `replica_k`): the generator's
+text pools are small, so identical texts across replicas would otherwise make every
+replica one giant copy-paste network, which no real dump is. Within a population the cost
+of pair-building is bounded by the item caps in `features.coordination`, not by its size.
+Each family is timed in its own process, so peak RSS is per family.
+
+    python bench/features.py                    # 1M and 10M tweets
+    python bench/features.py --tweets 1000000   # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_ACCOUNTS = 2000
+TWEETS_PER_ACCOUNT = 100
+
+
+def build_dump(n_tweets: int, work: Path) -> Path:
+    import duckdb
+
+    from pipeline.config import IngestParams, SampleParams, load_params
+    from pipeline.ingest import ingest_dumps
+    from pipeline.sample import generate_sample
+
+    base = work / "base"
+    if not (base / "interim" / "tweets.parquet").exists():
+        generate_sample(SampleParams(seed=3, n_accounts=BASE_ACCOUNTS, tweets_per_account=TWEETS_PER_ACCOUNT), base / "raw")
+        repo = Path(__file__).resolve().parents[1]
+        dumps = [(str(base / "raw" / d.path.split("data/raw/sample/")[1]), None, None) for d in load_params(repo / "params.yaml").data.dumps]
+        ingest_dumps(dumps, base / "interim", IngestParams())
+    out = work / f"n{n_tweets}"
+    out.mkdir(exist_ok=True)
+    con = duckdb.connect()
+    base_tweets = con.execute(f"SELECT COUNT(*) FROM read_parquet('{base}/interim/tweets.parquet')").fetchone()[0]
+    reps = max(1, round(n_tweets / base_tweets))
+    # Replica k: ids suffixed with k, times shifted by k*37 minutes so minute bins differ.
+    con.execute(f"""
+        COPY (SELECT * REPLACE (userid || '_' || k AS userid, 'replica_' || k AS campaign, NULL::VARCHAR AS label)
+              FROM read_parquet('{base}/interim/accounts.parquet'), range({reps}) r(k))
+        TO '{out}/accounts.parquet' (FORMAT parquet)""")
+    con.execute(f"""
+        COPY (SELECT * REPLACE (
+                 tweetid || '_' || k AS tweetid, userid || '_' || k AS userid,
+                 CASE WHEN retweet_tweetid IS NULL THEN NULL ELSE retweet_tweetid || '_' || k END AS retweet_tweetid,
+                 tweet_time + INTERVAL (k * 37) MINUTE AS tweet_time,
+                 'replica_' || k AS campaign, NULL::VARCHAR AS label)
+              FROM read_parquet('{base}/interim/tweets.parquet'), range({reps}) r(k))
+        TO '{out}/tweets.parquet' (FORMAT parquet, ROW_GROUP_SIZE 1000000)""")
+    con.close()
+    return out
+
+
+def run_family(family: str, data: Path) -> dict:
+    """Time one family in this process; report tweets/s and this process's peak RSS."""
+    import duckdb
+
+    from pipeline.config import FeaturesParams
+    from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
+    from pipeline.features.coordination import compute_coordination
+    from pipeline.features.tables import materialise_tweets
+
+    con = duckdb.connect(config={"memory_limit": "5GB", "threads": 2})
+    con.execute(f"CREATE VIEW acc AS SELECT *, COALESCE(campaign, '__all__') AS population FROM read_parquet('{data}/accounts.parquet')")
+    con.execute(f"CREATE VIEW tweets AS SELECT * FROM read_parquet('{data}/tweets.parquet')")
+    n_tweets = con.execute("SELECT COUNT(*) FROM tweets").fetchone()[0]
+    n_accounts = con.execute("SELECT COUNT(*) FROM acc").fetchone()[0]
+    params = FeaturesParams()
+    t0 = time.perf_counter()
+    materialise_tweets(con)  # shared by both families in the pipeline; timed with each here
+    if family == "behaviour":
+        rows = len(compute_behaviour(con, BehaviourSettings()).fetchnumpy()["userid"])
+    else:
+        rows = compute_coordination(con, params.coordination).num_rows
+    secs = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    return {"family": family, "tweets": n_tweets, "accounts": n_accounts, "rows": rows,
+            "seconds": round(secs, 2), "tweets_per_s": round(n_tweets / secs), "peak_rss_gb": round(peak, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tweets", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    ap.add_argument("--work", type=Path, default=None, help="Folder for the generated dumps (kept between runs).")
+    ap.add_argument("--family", choices=["behaviour", "coordination"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.family:  # child process: one family, one measurement
+        print(json.dumps(run_family(args.family, args.data)))
+        return
+    work = args.work or Path(tempfile.gettempdir()) / "statelink-bench-features"
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for n in args.tweets:
+        data = build_dump(n, work)
+        for family in ("behaviour", "coordination"):
+            out = subprocess.run([sys.executable, __file__, "--family", family, "--data", str(data)],
+                                 capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            results.append(r)
+            print(f"{r['tweets']:>11,} tweets {r['accounts']:>8,} accounts  {family:<13} "
+                  f"{r['seconds']:>7.1f} s  {r['tweets_per_s']:>10,} tweets/s  peak RSS {r['peak_rss_gb']:.2f} GB", flush=True)
+    sizes = sorted({r["tweets"] for r in results})
+    if len(sizes) > 1:
+        total = {n: sum(r["seconds"] for r in results if r["tweets"] == n) for n in sizes}
+        print(f"time ratio {sizes[-1]:,} / {sizes[0]:,} tweets: {total[sizes[-1]] / total[sizes[0]]:.1f} "
+              f"(size ratio {sizes[-1] / sizes[0]:.0f}); behaviour+coordination at {sizes[-1]:,}: {total[sizes[-1]]:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

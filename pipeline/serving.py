@@ -1,0 +1,160 @@
+"""The statelink model as one MLflow pyfunc: raw account and tweet rows in, scores out.
+
+Input: one DataFrame in the shape of the archive's tweets file — every tweet row carries
+its account's profile columns; an account with no tweets is one row with an empty
+`tweetid`. `model_input(accounts, tweets)` builds it from `statelink ingest` output.
+Output: `userid, score, label, reasons, coord_cluster, n_tweets_seen, no_tweets`.
+
+The whole featurise → predict → calibrate path runs inside `predict`, so the CLI, the
+notebooks and Spark load the same model and can never drift from training. The model is
+logged with MLflow's models-from-code: `statelink_model.py` beside this file is the code
+MLflow loads (MLflow models are code: load them only from stores you trust).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.config import FeaturesParams
+from pipeline.errors import InputError
+from pipeline.features.build import build_features
+from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA
+from pipeline.scoring import GbmScorer
+
+ACCOUNT_INPUT = [f.name for f in ACCOUNTS_SCHEMA if f.name not in ("from_users_file", "campaign", "label", "source_file")]
+TWEET_INPUT = [f.name for f in TWEETS_SCHEMA if f.name not in ("userid", "campaign", "label", "source_file", "poll_choices")]
+INPUT_COLUMNS = ACCOUNT_INPUT + TWEET_INPUT
+OUTPUT_COLUMNS = ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
+
+
+LIST_COLUMNS = ("hashtags", "urls", "user_mentions")
+BOOL_COLUMNS = ("is_hashed", "is_retweet")
+TIME_COLUMNS = ("account_creation_date", "tweet_time")
+# Counts and coordinates are doubles in the model's signature: integers cannot hold the
+# missing values that real dumps have.
+DOUBLE_COLUMNS = ("follower_count", "following_count", "latitude", "longitude",
+                  "quote_count", "reply_count", "like_count", "retweet_count")
+
+
+def input_schema():
+    """The pyfunc's explicit input schema (MLflow cannot infer one from empty lists)."""
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import Array
+
+    specs = []
+    for col in INPUT_COLUMNS:
+        if col in LIST_COLUMNS:
+            specs.append(ColSpec(Array(DataType.string), col, required=False))
+        elif col in BOOL_COLUMNS:
+            specs.append(ColSpec(DataType.boolean, col, required=False))
+        elif col in TIME_COLUMNS:
+            specs.append(ColSpec(DataType.datetime, col, required=col == "tweet_time"))
+        elif col in DOUBLE_COLUMNS:
+            specs.append(ColSpec(DataType.double, col, required=False))
+        else:
+            specs.append(ColSpec(DataType.string, col, required=col in ("userid", "tweetid")))
+    return Schema(specs)
+
+
+def output_schema():
+    from mlflow.types import ColSpec, DataType, Schema
+
+    types = {"score": DataType.double, "n_tweets_seen": DataType.long, "no_tweets": DataType.boolean}
+    return Schema([ColSpec(types.get(c, DataType.string), c) for c in OUTPUT_COLUMNS])
+
+
+def normalise_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce a frame to the input schema's types; fill what the archive leaves implicit."""
+    frame = frame.copy()
+    for col in INPUT_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    for col in DOUBLE_COLUMNS:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    frame["tweet_time"] = pd.to_datetime(frame["tweet_time"], utc=True, errors="coerce").dt.tz_localize(None)
+    frame["account_creation_date"] = pd.to_datetime(frame["account_creation_date"], errors="coerce")
+    # A retweet is known by its retweet id where the flag is missing; hashing by the id's shape.
+    rt = frame["is_retweet"].astype("object")
+    frame["is_retweet"] = rt.where(rt.notna(), frame["retweet_tweetid"].notna()).astype(bool)
+    hashed = frame["is_hashed"].astype("object")
+    frame["is_hashed"] = hashed.where(hashed.notna(), ~frame["userid"].astype(str).str.isdigit()).astype(bool)
+    for col in LIST_COLUMNS:
+        frame[col] = [list(v) if isinstance(v, (list, tuple, np.ndarray)) else [] for v in frame[col]]
+    for col in INPUT_COLUMNS:
+        if col not in DOUBLE_COLUMNS + BOOL_COLUMNS + TIME_COLUMNS + LIST_COLUMNS:
+            frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
+    return frame[INPUT_COLUMNS]
+
+
+def model_input(accounts: pa.Table | pd.DataFrame, tweets: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    """Left-join accounts to their tweets: the pyfunc's input frame."""
+    con = duckdb.connect()
+    try:
+        con.register("a_in", accounts)
+        con.register("t_in", tweets)
+        acols = ", ".join(f"a.{c}" for c in ACCOUNT_INPUT)
+        tcols = ", ".join(f"t.{c}" for c in TWEET_INPUT)
+        frame = con.execute(
+            f"SELECT {acols}, {tcols} FROM a_in a LEFT JOIN t_in t USING (userid) ORDER BY a.userid, t.tweet_time"
+        ).df()
+    finally:
+        con.close()
+    return normalise_input(frame)
+
+
+def _split_input(frame: pd.DataFrame) -> tuple[pa.Table, pa.Table]:
+    """The pyfunc frame back into typed accounts and tweets tables (schema-checked)."""
+    missing = [c for c in ("userid", "tweetid", "tweet_time") if c not in frame.columns]
+    if missing:
+        raise InputError(f"the model input lacks the column(s) {missing}; build it with pipeline.serving.model_input.")
+    frame = normalise_input(frame)
+    frame["tweet_time"] = frame["tweet_time"].dt.tz_localize("UTC")
+    frame["account_creation_date"] = frame["account_creation_date"].dt.date
+    for col in DOUBLE_COLUMNS:
+        if col not in ("latitude", "longitude"):
+            frame[col] = frame[col].round().astype("Int64")
+    acc = frame[ACCOUNT_INPUT].drop_duplicates("userid", keep="first")
+    acc = acc.assign(from_users_file=True, campaign=None, label=None, source_file="model_input")
+    tw = frame[frame["tweetid"].notna() & frame["tweet_time"].notna()][["userid"] + TWEET_INPUT]
+    tw = tw.assign(campaign=None, label=None, source_file="model_input", poll_choices=None)
+    return (
+        pa.Table.from_pandas(acc[[f.name for f in ACCOUNTS_SCHEMA]], schema=ACCOUNTS_SCHEMA, preserve_index=False),
+        pa.Table.from_pandas(tw[[f.name for f in TWEETS_SCHEMA]], schema=TWEETS_SCHEMA, preserve_index=False),
+    )
+
+
+def score_tables(accounts: pa.Table, tweets: pa.Table, scorer: GbmScorer, params: FeaturesParams,
+                 memory_limit: str = "4GB") -> pd.DataFrame:
+    """Score every account in `accounts`; coordination is computed across all of them."""
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+    try:
+        con.register("acc_in", accounts)
+        con.register("tw_in", tweets)
+        feats = build_features(con, "acc_in", "tw_in", params).to_pandas()
+    finally:
+        con.close()
+    out = scorer.score_with_reasons(feats)
+    out["coord_cluster"] = feats["coord_cluster"].to_numpy()
+    out["n_tweets_seen"] = feats["n_tweets_seen"].to_numpy()
+    out["no_tweets"] = feats["n_tweets_seen"].to_numpy() == 0
+    # An account with no tweets is scored from its profile alone; say so in its reasons.
+    out.loc[out["no_tweets"], "reasons"] = "no tweets in the dump: profile only; " + out.loc[out["no_tweets"], "reasons"]
+    return out[OUTPUT_COLUMNS]
+
+
+def score_frame(frame: pd.DataFrame, scorer: GbmScorer, params: FeaturesParams) -> pd.DataFrame:
+    accounts, tweets = _split_input(frame)
+    if accounts.num_rows == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+    return score_tables(accounts, tweets, scorer, params)
+
+
+def load_bundle(gbm_dir: Path | str, features_params_json: Path | str) -> tuple[GbmScorer, FeaturesParams]:
+    params = FeaturesParams.model_validate(json.loads(Path(features_params_json).read_text(encoding="utf-8")))
+    return GbmScorer.load(gbm_dir), params

@@ -1,0 +1,25 @@
+"""MLflow models-from-code entry point: MLflow imports this file to load the model.
+
+Importing it registers the model with MLflow (that is the models-from-code contract); the
+package itself never imports this module.
+"""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class StatelinkModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from pipeline.serving import load_bundle
+
+        self.scorer, self.features_params = load_bundle(context.artifacts["gbm"], context.artifacts["features_params"])
+
+    def predict(self, context, model_input, params=None):
+        from pipeline.serving import score_frame
+
+        return score_frame(model_input, self.scorer, self.features_params)
+
+
+set_model(StatelinkModel())
