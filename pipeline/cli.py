@@ -206,6 +206,47 @@ def register(
 
 
 @app.command()
+def score(
+    inputs: Annotated[list[str], typer.Argument(help="Dump folders, files or globs (anything `ingest` reads), or a folder of ingested Parquet tables.")],
+    out: Annotated[Path, typer.Option(help="Output file: .parquet or .csv.")] = Path("scores.parquet"),
+    model: Annotated[str, typer.Option(help="MLflow model folder, or models:/NAME@ALIAS or runs:/ID/statelink in the configured store.")] = "models/statelink",
+    partitions: Annotated[int, typer.Option(help="Account partitions (hash of userid) scored one at a time.")] = 8,
+    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit; it spills to disk past it.")] = "4GB",
+    resume: Annotated[bool, typer.Option(help="Resume an interrupted run from its finished steps and partitions.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Score every account in a dump: userid, score, label, reasons, cluster, tweets seen."""
+
+    def body() -> str:
+        import os
+
+        from pipeline import tracking
+        from pipeline.config import TrackingParams
+        from pipeline.score import load_model, score_dump
+
+        cfg = _params(params) if params.exists() else None
+        if model.startswith(("models:/", "runs:/")):
+            tracking.quiet_mlflow()
+            import mlflow
+
+            root = tracking.repo_root(params.resolve().parent)
+            mlflow.set_tracking_uri(tracking.resolve_tracking_uri(cfg.tracking if cfg else TrackingParams(), root))
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        loaded = load_model(model)
+        rep = score_dump(inputs, loaded, out, partitions=partitions, memory_limit=memory_limit, resume=resume,
+                         progress=progress, ingest=cfg.ingest if cfg else None)
+        secs = sum(rep.seconds.values())
+        return (
+            f"scored {rep.accounts:,} accounts ({rep.tweets:,} tweets) in {secs:.1f} s: {rep.flagged:,} flagged at the operating point, "
+            f"{rep.no_tweets:,} scored from profile only, {rep.quarantined:,} rows quarantined; wrote {out}"
+            + (f" (resumed {rep.resumed_partitions} of {rep.partitions} partitions)" if rep.resumed_partitions else "")
+        )
+
+    _run(body)
+
+
+@app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to share it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 5000,

@@ -139,6 +139,11 @@ def score_tables(accounts: pa.Table, tweets: pa.Table, scorer: GbmScorer, params
         feats = build_features(con, "acc_in", "tw_in", params).to_pandas()
     finally:
         con.close()
+    return score_features(feats, scorer)
+
+
+def score_features(feats: pd.DataFrame, scorer: GbmScorer) -> pd.DataFrame:
+    """The model's output for a feature frame: score, label, reasons and context columns."""
     out = scorer.score_with_reasons(feats)
     out["coord_cluster"] = feats["coord_cluster"].to_numpy()
     out["n_tweets_seen"] = feats["n_tweets_seen"].to_numpy()

@@ -58,3 +58,33 @@ def write_tables(tmp_path: Path):
         return out
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    """A small real model: sample → ingest → features → split → LightGBM → MLflow folder."""
+    import pyarrow.parquet as pq
+
+    from pipeline.config import SampleParams, load_params
+    from pipeline.features.build import run_features
+    from pipeline.ingest import ingest_dumps
+    from pipeline.package import example_input, save_model_folder
+    from pipeline.sample import generate_sample
+    from pipeline.serving import model_input
+    from pipeline.split import run_split
+    from pipeline.stages import stage_train_gbm
+
+    work = tmp_path_factory.mktemp("model")
+    params = load_params(REPO / "params.yaml")
+    params.split.n_folds = 3
+    params.train_gbm.n_estimators = 60
+    generate_sample(SampleParams(seed=5, n_accounts=240, tweets_per_account=12), work / "raw")
+    dumps = [(str(work / "raw" / d.path.split("data/raw/sample/")[1]), d.campaign, d.label) for d in params.data.dumps]
+    ingest_dumps(dumps, work / "interim", params.ingest)
+    run_features(work / "interim", work / "features.parquet", params.features)
+    run_split(work / "interim" / "accounts.parquet", work / "split.parquet", params.split)
+    stage_train_gbm(work / "features.parquet", work / "split.parquet", work / "gbm", params)
+    accounts = pq.read_table(work / "interim" / "accounts.parquet").slice(0, 2)
+    tweets = pq.read_table(work / "interim" / "tweets.parquet", filters=[("userid", "in", accounts.column("userid").to_pylist())])
+    save_model_folder(work / "gbm", params.features, example_input(model_input(accounts, tweets)), work / "statelink")
+    return {"dir": work, "model": work / "statelink", "raw": work / "raw", "interim": work / "interim"}

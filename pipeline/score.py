@@ -1,0 +1,237 @@
+"""`statelink score`: every account of a dump scored, with reasons, bounded memory, resumable.
+
+Steps, each leaving its result in a work folder beside the output so an interrupted run
+resumes from what finished (`--resume`):
+1. ingest the inputs (or take ingested Parquet tables as they are);
+2. features for all accounts in DuckDB (coordination needs everyone scored together;
+   DuckDB spills to disk past `memory_limit`, so the dump never sits in Python objects);
+3. score accounts partition by partition (hash of userid), each partition written atomically;
+4. concatenate the partitions into the output, atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import FeaturesParams, IngestParams
+from pipeline.errors import ConfigError, InputError, StatelinkError
+from pipeline.io import atomic_path
+
+SAFE_URI_SCHEMES = ("models:/", "runs:/")
+OUTPUT_ORDER = ("userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets")
+TEXT_OUTPUT = ("userid", "label", "reasons", "coord_cluster")
+
+
+@dataclass
+class ScoreReport:
+    accounts: int = 0
+    flagged: int = 0
+    no_tweets: int = 0
+    tweets: int = 0
+    quarantined: int = 0
+    partitions: int = 0
+    resumed_partitions: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    out: Path | None = None
+
+
+@dataclass
+class LoadedModel:
+    scorer: object
+    features: FeaturesParams
+    source: str
+
+
+def load_model(model: str) -> LoadedModel:
+    """A local MLflow model folder, or a `models:/` / `runs:/` URI in the configured store.
+
+    Other URI schemes are refused: an MLflow model is code, so it is loaded only from the
+    tracking store the user configured or a path the user names.
+    """
+    import mlflow.pyfunc
+
+    path = Path(model)
+    if path.exists():
+        if not (path / "MLmodel").exists():
+            raise InputError(f"{path} is not an MLflow model folder (no MLmodel file); run `dvc repro` to build models/statelink.")
+        uri = str(path)
+    elif model.startswith(SAFE_URI_SCHEMES):
+        uri = model
+    else:
+        raise ConfigError(
+            f"model '{model}' is neither a local MLflow model folder nor a models:/ or runs:/ URI of the configured tracking store."
+        )
+    try:
+        loaded = mlflow.pyfunc.load_model(uri)
+    except Exception as exc:  # MLflow raises many types; the user needs one sentence
+        raise InputError(f"could not load the model '{model}': {exc}") from exc
+    inner = loaded.unwrap_python_model()
+    if not hasattr(inner, "scorer"):
+        raise InputError(f"'{model}' is not a statelink model.")
+    return LoadedModel(inner.scorer, inner.features_params, uri)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Refuse a second scoring run on the same output path instead of corrupting it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.lock"
+    with open(lock_path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StatelinkError(f"another statelink run is writing {out}; wait for it or choose another --out.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock_path.unlink(missing_ok=True)
+
+
+def formula_safe_sql(col: str) -> str:
+    """A text cell a spreadsheet would run as a formula gets a leading quote (CSV injection)."""
+    return f"CASE WHEN regexp_matches({col}, '^[=+\\-@\\t\\r]') THEN '''' || {col} ELSE {col} END AS {col}"
+
+
+def _ingested_tables(path: Path) -> bool:
+    return path.is_dir() and (path / "accounts.parquet").exists() and (path / "tweets.parquet").exists()
+
+
+def _progress(total: int, enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("accounts"),
+        TextColumn("{task.fields[rate]:>8} accounts/s"), TimeRemainingColumn(), disable=not enabled, transient=True,
+    )
+
+
+def score_dump(
+    inputs: list[str], model: LoadedModel, out: Path, *, partitions: int = 8, memory_limit: str = "4GB",
+    resume: bool = False, progress: bool = True, ingest: IngestParams | None = None,
+) -> ScoreReport:
+    if partitions < 1:
+        raise ConfigError("--partitions must be at least 1.")
+    out = Path(out)
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise ConfigError(f"--out {out} must end in .parquet or .csv.")
+    report = ScoreReport(out=out)
+    work = out.parent / f".{out.name}.work"
+    with output_lock(out):
+        if work.exists() and not resume:
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        interim = _stage_ingest(inputs, work, resume, ingest or IngestParams(), report, progress)
+        feats = _stage_features(interim, work, model, resume, memory_limit, report)
+        _stage_partitions(feats, work, model, partitions, resume, progress, memory_limit, report)
+        _stage_concat(work, out, partitions, report)
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _stage_ingest(inputs, work: Path, resume: bool, params: IngestParams, report: ScoreReport, progress: bool) -> Path:
+    from pipeline.ingest import ingest_dumps
+
+    t0 = time.perf_counter()
+    if len(inputs) == 1 and _ingested_tables(Path(inputs[0])):
+        interim = Path(inputs[0])
+    else:
+        interim = work / "interim"
+        if not (resume and (interim / "ingest_report.json").exists()):
+            ingest_dumps([(p, None, None) for p in inputs], interim, params, progress=progress)
+        rep = json.loads((interim / "ingest_report.json").read_text(encoding="utf-8"))
+        report.quarantined = int(rep.get("quarantined", 0))
+    report.seconds["ingest"] = round(time.perf_counter() - t0, 2)
+    report.tweets = pq.ParquetFile(interim / "tweets.parquet").metadata.num_rows
+    if pq.ParquetFile(interim / "accounts.parquet").metadata.num_rows == 0:
+        raise InputError(f"the dump {' '.join(inputs)} holds no accounts; nothing to score.")
+    return interim
+
+
+def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool, memory_limit: str, report: ScoreReport) -> Path:
+    from pipeline.features.build import build_features, parquet_source
+
+    t0 = time.perf_counter()
+    feats = work / "features.parquet"
+    if not (resume and feats.exists()):
+        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+        try:
+            # Scoring population: everything scored together, whatever campaigns it holds.
+            con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
+            table = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features)
+        finally:
+            con.close()
+        with atomic_path(feats) as tmp:
+            pq.write_table(table, tmp)
+    report.seconds["features"] = round(time.perf_counter() - t0, 2)
+    return feats
+
+
+def _stage_partitions(feats: Path, work: Path, model: LoadedModel, n: int, resume: bool, progress: bool,
+                      memory_limit: str, report: ScoreReport) -> None:
+    from pipeline.serving import score_features
+
+    t0 = time.perf_counter()
+    parts = work / "parts"
+    parts.mkdir(exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+    total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{feats}')").fetchone()[0]
+    report.partitions = n
+    done_accounts = 0
+    with _progress(total, progress) as bar:
+        task = bar.add_task("score", total=total, rate="-")
+        for k in range(n):
+            target = parts / f"part-{k:05d}.parquet"
+            if resume and target.exists():
+                report.resumed_partitions += 1
+                rows = pq.ParquetFile(target).metadata.num_rows
+            else:
+                frame = con.execute(
+                    f"SELECT * FROM read_parquet('{feats}') WHERE hash(userid) % {n} = {k} ORDER BY userid"
+                ).df()
+                table = (pa.Table.from_pandas(score_features(frame, model.scorer), preserve_index=False)
+                         if len(frame) else _empty_output())
+                with atomic_path(target) as tmp:
+                    pq.write_table(table, tmp)
+                rows = table.num_rows
+            done_accounts += rows
+            rate = done_accounts / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, advance=rows, rate=f"{rate:,.0f}")
+    con.close()
+    report.seconds["score"] = round(time.perf_counter() - t0, 2)
+
+
+def _empty_output() -> pa.Table:
+    return pa.table({
+        "userid": pa.array([], pa.string()), "score": pa.array([], pa.float64()), "label": pa.array([], pa.string()),
+        "reasons": pa.array([], pa.string()), "coord_cluster": pa.array([], pa.string()),
+        "n_tweets_seen": pa.array([], pa.int64()), "no_tweets": pa.array([], pa.bool_()),
+    })
+
+
+def _stage_concat(work: Path, out: Path, n: int, report: ScoreReport) -> None:
+    """Sorted by score, most suspicious first; written by DuckDB straight to a temp file."""
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    src = f"read_parquet('{work}/parts/part-*.parquet')"
+    report.accounts, report.flagged, report.no_tweets = con.execute(
+        f"SELECT COUNT(*), COUNT(*) FILTER (label = 'state_linked'), COUNT(*) FILTER (no_tweets) FROM {src}"
+    ).fetchone()
+    csv = out.suffix.lower() == ".csv"
+    cols = ", ".join(formula_safe_sql(c) if csv and c in TEXT_OUTPUT else c for c in OUTPUT_ORDER)
+    with atomic_path(out) as tmp:
+        fmt = "(FORMAT csv, HEADER true)" if csv else "(FORMAT parquet)"
+        con.execute(f"COPY (SELECT {cols} FROM {src} ORDER BY score DESC, userid) TO '{tmp}' {fmt}")
+    con.close()
+    report.seconds["write"] = round(time.perf_counter() - t0, 2)
