@@ -133,6 +133,7 @@ def features(
 @app.command()
 def split(
     accounts: Annotated[Path, typer.Option(help="accounts.parquet from ingest.")] = Path("data/interim/accounts.parquet"),
+    features_path: Annotated[Optional[Path], typer.Option("--features", help="Feature table (its coordination clusters group the folds).")] = None,
     out: Annotated[Path, typer.Option(help="Split file to write.")] = Path("data/split.parquet"),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -141,7 +142,7 @@ def split(
     def body() -> str:
         from pipeline.split import run_split
 
-        s = run_split(accounts, out, _params(params).split)
+        s = run_split(accounts, out, _params(params).split, features_path)
         counts = s.groupby(["role", "label"]).size().to_dict()
         return "split: " + ", ".join(f"{r}/{lab}={n}" for (r, lab), n in sorted(counts.items()))
 
@@ -214,6 +215,8 @@ def score(
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit; it spills to disk past it.")] = "4GB",
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run from its finished steps and partitions.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    engine: Annotated[str, typer.Option(help="local: DuckDB on this machine; spark: a Spark cluster (pip install statelink[spark]). Same scores.")] = "local",
+    spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL for --engine spark; default $SPARK_MASTER, spark-defaults' spark.master, else local[*].")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Score every account in a dump: userid, score, label, reasons, cluster, tweets seen."""
@@ -235,7 +238,7 @@ def score(
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         loaded = load_model(model)
         rep = score_dump(inputs, loaded, out, partitions=partitions, memory_limit=memory_limit, resume=resume,
-                         progress=progress, ingest=cfg.ingest if cfg else None)
+                         progress=progress, ingest=cfg.ingest if cfg else None, engine=engine, spark_master=spark_master)
         secs = sum(rep.seconds.values())
         return (
             f"scored {rep.accounts:,} accounts ({rep.tweets:,} tweets) in {secs:.1f} s: {rep.flagged:,} flagged at the operating point, "

@@ -1,7 +1,8 @@
-"""The evaluate stage: score the held-out campaigns, report every metric, draw the plots.
+"""The evaluate stage: every metric per model, per held-out campaign and per language; plots.
 
-Metrics are reported on the held-out campaigns (the honest number), per campaign and per
-main language, and out-of-fold on the training campaigns for comparison.
+Headline numbers are the held-out campaigns (never trained on), for the final model.
+Beside them: out-of-fold on the training campaigns (grouped folds) and leave-one-campaign-
+out (each campaign scored by a model trained on the others).
 """
 
 from __future__ import annotations
@@ -26,57 +27,44 @@ def _clean(d: dict) -> dict:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
+def headline(frame: pd.DataFrame, threshold: float, ev: EvaluateParams) -> dict:
+    y = (frame["label"] == "state_linked").to_numpy()
+    return _clean(binary_metrics(y, frame["score"].to_numpy(), threshold, ev.low_prevalence, ev.fpr_budget))
+
+
 def slice_metrics(pred: pd.DataFrame, by: str, threshold: float, ev: EvaluateParams) -> dict[str, dict]:
-    out = {}
-    for key, part in pred.groupby(by, dropna=False):
-        if len(part) < MIN_SLICE:
-            continue
-        y = (part["label"] == "state_linked").to_numpy()
-        out[str(key)] = _clean(binary_metrics(y, part["score"].to_numpy(), threshold, ev.low_prevalence, ev.fpr_budget))
-    return out
-
-
-def evaluate_predictions(test: pd.DataFrame, oof: pd.DataFrame, threshold: float, ev: EvaluateParams) -> dict:
-    """Metrics dict for held-out predictions `test` and out-of-fold predictions `oof`."""
-    def headline(frame: pd.DataFrame) -> dict:
-        y = (frame["label"] == "state_linked").to_numpy()
-        return _clean(binary_metrics(y, frame["score"].to_numpy(), threshold, ev.low_prevalence, ev.fpr_budget))
-
     return {
-        "threshold": round(float(threshold), 6),
-        "holdout": headline(test),
-        "oof": headline(oof),
-        "holdout_by_campaign": slice_metrics(test, "campaign", threshold, ev),
-        "holdout_by_language": slice_metrics(test, "main_language", threshold, ev),
+        str(key): headline(part, threshold, ev)
+        for key, part in pred.groupby(by, dropna=False)
+        if len(part) >= MIN_SLICE
     }
 
 
-def plot_curves(pred: pd.DataFrame, out_dir: Path, title: str) -> list[Path]:
-    """ROC and PR curves as PNG (they render offline in `dvc plots show`)."""
-    import matplotlib
+def model_metrics(test: pd.DataFrame, oof: pd.DataFrame, loco: pd.DataFrame | None, threshold: float, ev: EvaluateParams) -> dict:
+    out = {
+        "threshold": round(float(threshold), 6),
+        "holdout": headline(test, threshold, ev),
+        "oof": headline(oof, threshold, ev),
+        "holdout_by_campaign": slice_metrics(test, "campaign", threshold, ev),
+        "holdout_by_language": slice_metrics(test, "main_language", threshold, ev),
+    }
+    if loco is not None and len(loco):
+        out["loco"] = slice_metrics(loco, "campaign", threshold, ev)
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    y = (pred["label"] == "state_linked").to_numpy()
-    written = []
-    for name, display in (("roc", RocCurveDisplay), ("pr", PrecisionRecallDisplay)):
-        fig, ax = plt.subplots(figsize=(5, 4.5), dpi=100)
-        for campaign, part in pred.groupby("campaign"):
-            yy = (part["label"] == "state_linked").to_numpy()
-            if 0 < yy.sum() < len(yy):
-                display.from_predictions(yy, part["score"], name=str(campaign), ax=ax)
-        if name == "pr":
-            ax.axhline(y.mean(), ls=":", c="grey", lw=1)
-        ax.set_title(f"{title}: {'ROC' if name == 'roc' else 'precision-recall'}")
-        path = out_dir / f"{name}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", bbox_inches="tight")
-        plt.close(fig)
-        written.append(path)
-    return written
+def evaluate_models(preds: dict[str, dict], primary: str, ev: EvaluateParams) -> dict:
+    """`preds[model]` holds test/oof/loco frames and a threshold; the primary model's numbers
+    are also the top-level headline keys (what `dvc metrics show` leads with)."""
+    per_model = {
+        name: model_metrics(p["test"], p["oof"], p.get("loco"), p["threshold"], ev) for name, p in preds.items()
+    }
+    top = dict(per_model[primary])
+    top["primary_model"] = primary
+    top["models"] = {name: {"holdout": m["holdout"], "oof": m["oof"], "holdout_by_campaign": m["holdout_by_campaign"],
+                            "holdout_by_language": m["holdout_by_language"], **({"loco": m["loco"]} if "loco" in m else {})}
+                     for name, m in per_model.items()}
+    return top
 
 
 def write_outputs(metrics: dict, predictions: pd.DataFrame, metrics_path: Path, predictions_path: Path) -> None:
@@ -87,7 +75,30 @@ def write_outputs(metrics: dict, predictions: pd.DataFrame, metrics_path: Path, 
 
 def headline_line(metrics: dict) -> str:
     h = metrics["holdout"]
-    return (
-        f"held-out ROC-AUC {h.get('roc_auc', float('nan')):.3f}  PR-AUC {h.get('pr_auc', float('nan')):.3f}  "
+    line = (
+        f"held-out ({metrics['primary_model']}) ROC-AUC {h.get('roc_auc', float('nan')):.3f}  PR-AUC {h.get('pr_auc', float('nan')):.3f}  "
         f"F1 {h['f1']:.3f}  (n={int(h['n_accounts'])}, state-linked {int(h['n_state_linked'])})"
     )
+    others = [f"{name} PR-AUC {m['holdout'].get('pr_auc', float('nan')):.3f}" for name, m in metrics["models"].items()
+              if name != metrics["primary_model"]]
+    return line + (f"; {', '.join(others)}" if others else "")
+
+
+def draw_plots(pred: pd.DataFrame, out_dir: Path, threshold: float, booster=None, features: list[str] | None = None,
+               X: np.ndarray | None = None) -> list[Path]:
+    """Every evaluation plot from held-out predictions (`model`, `campaign`, `label`, `score`)."""
+    from pipeline import plots
+
+    primary = pred[pred["model"] == pred["model"].iloc[0]] if "primary" not in pred else pred[pred["primary"]]
+    y = (primary["label"] == "state_linked").to_numpy().astype(int)
+    written = [
+        plots.curve(pred, out_dir / "roc.png", "roc", "held-out campaigns"),
+        plots.curve(pred, out_dir / "pr.png", "pr", "held-out campaigns"),
+        plots.calibration(pred, out_dir / "calibration.png"),
+        plots.confusion(y, (primary["score"] >= threshold).astype(int).to_numpy(), out_dir / "confusion.png", threshold),
+        plots.score_histogram(primary, out_dir / "score_hist.png", threshold),
+    ]
+    if booster is not None and features is not None and X is not None:
+        written.append(plots.importance(features, booster.feature_importance("gain"), out_dir / "importance.png"))
+        written.append(plots.shap_summary(features, booster.predict(X, pred_contrib=True), X, out_dir / "shap_summary.png"))
+    return written

@@ -15,6 +15,10 @@ client, empty profiles, few followers, copy-paste text) also occurs in some cont
 that is a known false positive in the literature (news bots, brand-new organic accounts,
 journalists quoting the narratives, organic nationalists copy-pasting), and a share of IO
 accounts break type. tests/test_sample.py checks single-feature ROC-AUCs stay below 0.9.
+Text: organic posts are composed per person from clause grammars (life events, stances,
+reactions; each account's own openers, remarks, emoji, code-switching), so near-duplicates
+among controls come only from shared headlines, news feeds, greetings, slogans, quotes and
+organic copy-paste; IO posts draw on a per-campaign message bank reused with small edits.
 
 Sources the choices follow (cited briefly where used):
   [TW19]  Twitter Safety, "Information operations directed at Hong Kong", Aug 2019.
@@ -104,9 +108,9 @@ CAMPAIGNS: tuple[Campaign, ...] = (
         poll_choices=True,
         io_lang={"zh": 0.62, "zht": 0.10, "en": 0.28},
         # [TW19][SIO19]: many old accounts repurposed (bought) from spam/other languages.
-        io_personas={"core": 0.36, "repurposed": 0.26, "amplifier": 0.18, "camouflage": 0.08, "breaker": 0.12},
+        io_personas={"core": 0.31, "repurposed": 0.25, "amplifier": 0.18, "camouflage": 0.08, "breaker": 0.18},
         control_personas={"patriot": 0.24, "journalist": 0.12, "news_bot": 0.09, "opposition": 0.24,
-                          "new_organic": 0.15, "ordinary": 0.16},
+                          "new_organic": 0.2, "ordinary": 0.11},
         io_format=DumpFormat("china_082019_1_users_csv_hashed.csv", "china_082019_1_tweets_csv_hashed",
                              "parts", ("True", "False"), 0.0, 0.02),
         control_format=DumpFormat("hk_2019_control_users_csv_hashed.csv", "hk_2019_control_tweets_csv_hashed",
@@ -122,9 +126,9 @@ CAMPAIGNS: tuple[Campaign, ...] = (
         poll_choices=True,
         io_lang={"zh": 0.70, "zht": 0.06, "en": 0.24},
         # [ASPI20]: 23,750 core accounts plus ~150,000 amplifiers that retweeted them.
-        io_personas={"core": 0.36, "repurposed": 0.12, "amplifier": 0.30, "camouflage": 0.10, "breaker": 0.12},
+        io_personas={"core": 0.31, "repurposed": 0.11, "amplifier": 0.30, "camouflage": 0.10, "breaker": 0.18},
         control_personas={"patriot": 0.24, "journalist": 0.12, "news_bot": 0.09, "opposition": 0.10,
-                          "new_organic": 0.15, "ordinary": 0.30},
+                          "new_organic": 0.2, "ordinary": 0.25},
         io_format=DumpFormat("china_052020_users_csv_hashed.csv", "china_052020_tweets_csv_hashed",
                              "zip", ("true", "false"), 0.05, 0.0),
         # Controls hydrated through the v1.1 API (how public COVID-19 tweet-id datasets are used).
@@ -141,9 +145,9 @@ CAMPAIGNS: tuple[Campaign, ...] = (
         poll_choices=False,
         io_lang={"zh": 0.50, "zht": 0.05, "en": 0.45},
         # [TW21][REAL CNHU sample]: most CNHU posts are camouflage (proverbs, poems, small talk).
-        io_personas={"core": 0.26, "repurposed": 0.08, "amplifier": 0.14, "camouflage": 0.40, "breaker": 0.12},
+        io_personas={"core": 0.21, "repurposed": 0.07, "amplifier": 0.14, "camouflage": 0.40, "breaker": 0.18},
         control_personas={"patriot": 0.24, "journalist": 0.13, "news_bot": 0.09, "opposition": 0.16,
-                          "new_organic": 0.15, "ordinary": 0.23},
+                          "new_organic": 0.2, "ordinary": 0.18},
         io_format=DumpFormat("CNHU_0621_users_csv_hashed.csv", "CNHU_0621_tweets_csv_hashed",
                              "csv", ("True", "False"), 1.0, 0.0),
         control_format=DumpFormat("xinjiang_2021_control_users_csv_hashed.csv",
@@ -187,24 +191,24 @@ PERSONAS: dict[str, Persona] = {
         # IO core: batch-created, empty profile, < 10 followers, web client, Beijing office
         # hours (some on longer shifts), narrative templates with small edits
         # [TW19][TW20][ASPI20][SIO20].
-        _P("core", IO, creation="batch", followers=(3, 1.2), following=(25, 1.0),
-           schedule=(("office", 0.8), ("work", 0.2)), blend=(2, 5), tz=((8, 1.0),),
+        _P("core", IO, creation="batch", followers=(3, 1.2), following=(30, 1.5),
+           schedule=(("office", 0.7), ("work", 0.3)), blend=(2, 4), tz=((8, 1.0),),
            clients=(("WEB", 0.82), ("Twitter for Android", 0.1), ("Twitter for iPhone", 0.08)),
            retweet=(1, 12), reply=0.06, quote=0.03,
            content=(("narrative", 0.75), ("camouflage", 0.15), ("daily", 0.10)),
-           profile=0.12, engagement=0.05, activity=1.0, history=0.0, hashed_rate=0.45),
+           profile=0.2, engagement=0.05, activity=1.0, history=0.0, hashed_rate=0.45),
         # Old accounts bought/repurposed: created years earlier, earlier spam or posts in
         # Spanish/Russian/Indonesian, some with tens of thousands of (bought) followers
         # [TW19][SIO19][REAL users file: 2009-2015 accounts with es/ru account languages].
         _P("repurposed", IO, creation="old", followers=(40, 3.0), following=(60, 1.3),
-           schedule=(("office", 0.8), ("work", 0.2)), blend=(2, 3), tz=((8, 1.0),),
+           schedule=(("office", 0.7), ("work", 0.3)), blend=(2, 3), tz=((8, 1.0),),
            clients=(("WEB", 0.75), ("Twitter for Android", 0.13), ("Twitter for iPhone", 0.12)),
            retweet=(1, 8), reply=0.05, quote=0.03,
            content=(("narrative", 0.8), ("camouflage", 0.1), ("daily", 0.1)),
-           profile=0.35, engagement=0.3, activity=1.2, history=0.30, hashed_rate=0.45),
+           profile=0.55, engagement=0.3, activity=1.2, history=0.30, hashed_rate=0.45),
         # Amplifiers: retweet core tweets within minutes [ASPI20].
-        _P("amplifier", IO, creation="batch", followers=(2, 1.3), following=(20, 1.2),
-           schedule=(("office", 0.8), ("work", 0.2)), blend=(2, 5), tz=((8, 1.0),),
+        _P("amplifier", IO, creation="batch", followers=(2, 1.3), following=(25, 1.5),
+           schedule=(("office", 0.7), ("work", 0.3)), blend=(2, 4), tz=((8, 1.0),),
            clients=(("WEB", 0.8), ("Twitter for Android", 0.12), ("Twitter for iPhone", 0.08)),
            retweet=(12, 1.5), reply=0.02, quote=0.0,
            content=(("narrative", 0.6), ("camouflage", 0.3), ("daily", 0.1)),
@@ -212,30 +216,31 @@ PERSONAS: dict[str, Persona] = {
         # Camouflage-heavy accounts: proverbs, poems, motivational quotes, small talk, with the
         # odd narrative tweet [TW21][REAL CNHU sample].
         _P("camouflage", IO, creation="batch", followers=(2, 1.3), following=(8, 1.0),
-           schedule=(("office", 0.8), ("work", 0.2)), blend=(2, 5), tz=((8, 1.0),),
+           schedule=(("office", 0.7), ("work", 0.3)), blend=(2, 4), tz=((8, 1.0),),
            clients=(("WEB", 0.88), ("Twitter for Android", 0.06), ("Twitter for iPhone", 0.06)),
            retweet=(1, 20), reply=0.02, quote=0.02,
            content=(("camouflage", 0.7), ("narrative", 0.2), ("daily", 0.1)),
            profile=0.10, engagement=0.05, activity=0.8, history=0.0, hashed_rate=0.6),
         # Type-breakers: mobile clients, evening hours, some followers and engagement
-        # (operators on phones; accounts that built small audiences) [SIO20].
-        _P("breaker", IO, creation="old", followers=(150, 1.8), following=(120, 1.2),
+        # (operators on phones; accounts that built small audiences, created like ordinary
+        # accounts, with filled-in personal profiles) [SIO20][ASPI20].
+        _P("breaker", IO, creation="organic", followers=(150, 1.8), following=(120, 1.2),
            schedule=(("evening", 0.6), ("diurnal", 0.4)), blend=(2, 2), tz=((8, 1.0),),
            clients=(("Twitter for Android", 0.45), ("Twitter for iPhone", 0.35), ("WEB", 0.2)),
            retweet=(2, 6), reply=0.10, quote=0.05,
            content=(("narrative", 0.6), ("daily", 0.3), ("camouflage", 0.1)),
-           profile=0.5, engagement=0.8, activity=1.0, history=0.1, hashed_rate=0.5),
+           profile=0.75, engagement=0.8, activity=1.0, history=0.1, hashed_rate=0.5),
         # Controls -------------------------------------------------------------------------
         # Organic pro-Beijing users (mainland VPN users, diaspora): same hashtags and narratives,
         # personal text, mobile, evenings and weekends, though many post from work; some
         # copy-paste (the Aug 2019 "Diba expedition" flooded Twitter with organic copy-paste
         # nationalist posts [SIO19]).
         _P("patriot", CONTROL, creation="organic", followers=(120, 1.8), following=(180, 1.1),
-           schedule=(("evening", 0.5), ("work", 0.35), ("diurnal", 0.15)), blend=(2, 3),
+           schedule=(("work", 0.35), ("office", 0.15), ("evening", 0.35), ("diurnal", 0.15)), blend=(2, 3),
            tz=((8, 0.65), (-4, 0.1), (1, 0.1), (10, 0.1), (-7, 0.05)), clients=_PHONES,
            retweet=(2, 4), reply=0.12, quote=0.04,
            content=(("patriot", 0.6), ("copypaste", 0.12), ("daily", 0.28)),
-           profile=0.6, engagement=1.5, activity=1.0, history=0.15, hashed_rate=0.45),
+           profile=0.5, engagement=1.0, activity=1.0, history=0.15, hashed_rate=0.45),
         # Journalists / researchers quoting the narratives; HK/Beijing-based ones keep UTC+8
         # office hours on the web client.
         _P("journalist", CONTROL, creation="organic", followers=(3000, 1.6), following=(900, 1.0),
@@ -259,28 +264,32 @@ PERSONAS: dict[str, Persona] = {
            retweet=(4, 3), reply=0.1, quote=0.06, content=(("opposition", 0.75), ("daily", 0.25)),
            profile=0.6, engagement=2.0, activity=1.1, history=0.1, hashed_rate=0.45),
         # Brand-new organic accounts with few followers, empty profiles, default handles, web
-        # client: look like IO core accounts (a typical false positive).
-        _P("new_organic", CONTROL, creation="recent", followers=(4, 1.2), following=(30, 1.0),
-           schedule=(("diurnal", 0.5), ("work", 0.3), ("evening", 0.2)), blend=(2, 2),
-           tz=((8, 0.6), (-4, 0.2), (1, 0.2)),
+        # client: look like IO core accounts (a typical false positive). Many are mainland users
+        # who registered during a news spike and tweet from the office (Beijing time): for many
+        # mainland users the workplace VPN on a desktop browser is their only way onto Twitter,
+        # so their posting is confined to office hours on the web client, like IO staff.
+        _P("new_organic", CONTROL, creation="recent", followers=(4, 1.2), following=(30, 1.3),
+           schedule=(("office", 0.3), ("work", 0.35), ("diurnal", 0.2), ("evening", 0.15)), blend=(2, 3),
+           tz=((8, 0.85), (-4, 0.1), (1, 0.05)),
            clients=(("WEB", 0.55), ("Twitter for Android", 0.25), ("Twitter for iPhone", 0.2)),
            retweet=(1, 6), reply=0.15, quote=0.03,
            content=(("patriot", 0.4), ("ordinary", 0.3), ("daily", 0.3)),
            profile=0.2, engagement=0.1, activity=0.6, history=0.0, hashed_rate=0.5),
         # Ordinary people posting on the topic among everything else.
-        _P("ordinary", CONTROL, creation="organic", followers=(80, 1.8), following=(150, 1.1),
+        _P("ordinary", CONTROL, creation="organic", followers=(40, 2.0), following=(120, 1.4),
            schedule=(("diurnal", 0.5), ("work", 0.35), ("evening", 0.15)), blend=(2, 2),
            tz=((8, 0.55), (-4, 0.15), (0, 0.1), (1, 0.1), (10, 0.1)), clients=_PHONES,
            retweet=(2, 5), reply=0.15, quote=0.03,
            content=(("ordinary", 0.5), ("daily", 0.4), ("quotes", 0.1)),
-           profile=0.65, engagement=1.0, activity=0.9, history=0.2, hashed_rate=0.45),
+           profile=0.5, engagement=0.5, activity=0.9, history=0.2, hashed_rate=0.45),
     )
 }
 
 # Hour-of-day weights in local time, and weekday weights (Mon..Sun).
 _SCHEDULES: dict[str, tuple[list[float], list[float]]] = {
     # Beijing office: 09-18 weekdays with a lunch dip [SIO20][ASPI20].
-    "office": ([0, 0, 0, 0, 0, 0, 0.02, 0.05, 0.4, 1, 1, 1, 0.35, 0.55, 1, 1, 1, 0.9, 0.35, 0.1, 0.08, 0.05, 0.03, 0.01],
+    # Overtime and scheduled posts leave a trickle outside office hours.
+    "office": ([0.02, 0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.4, 1, 1, 1, 0.35, 0.55, 1, 1, 1, 0.9, 0.35, 0.1, 0.08, 0.05, 0.03, 0.01],
                [1, 1, 1, 1, 1, 0.08, 0.05]),
     "evening": ([0.5, 0.3, 0.1, 0.03, 0.02, 0.02, 0.05, 0.2, 0.3, 0.2, 0.2, 0.25, 0.5, 0.35, 0.2, 0.2, 0.25, 0.35,
                  0.7, 0.9, 1, 1, 0.95, 0.8], [0.9, 0.9, 0.9, 0.9, 1, 1.4, 1.4]),
@@ -300,6 +309,7 @@ _SLOTS: dict[str, list[str]] = {
     "thugs": ["暴徒", "黑衣暴徒", "乱港分子", "港独分子", "极少数暴徒"],
     "foreign": ["美国", "西方", "外国势力", "美英政客", "某些西方政客"],
     "media": ["西方媒体", "部分外媒", "某些媒体", "CNN和BBC"],
+    "media_en": ["Western media", "CNN and the BBC", "Some foreign outlets", "The mainstream media"],
     "end": ["", "", "！", "!!!", "。", "！！", "…", "。。"],
     "end_en": ["", "", "!", "!!!", ".", "..", " !"],
     "thugs_en": ["rioters", "violent rioters", "thugs", "black-clad rioters", "radicals"],
@@ -441,15 +451,7 @@ _SPAM = {
            "Good morning everyone", "Best deals of the week"],
 }
 
-# Organic voices: openers, stances (campaign keywords, personal phrasing) and remarks.
-_OPEN_ZH = ["说实话，", "看了新闻，", "刚刷到视频，", "我妈问我，", "在国外这么多年，", "不得不说，", "唉，", "", "", "",
-            "今天跟同事聊起来，", "真心觉得", "有一说一，", "讲真，"]
-_OPEN_EN = ["Honestly, ", "Just saw the news. ", "Not gonna lie, ", "", "", "", "Can we talk about how ",
-            "My two cents: ", "Watching this from abroad, ", "Ok so ", "Reminder: "]
-_REMARK_ZH = ["大家怎么看？", "我是真的不理解", "心疼", "", "", "转发让更多人看到", "无语了", "希望早日好起来", "顶",
-              "支持！", "说得太对了", "气死我了"]
-_REMARK_EN = ["", "", "What do you think?", "Just my opinion.", "Sad to see.", "Unbelievable.", "Stay safe everyone.",
-              "smh", "Thoughts?", "Mind blown."]
+# Organic stance lines (one clause among several in a post; see _organic_post).
 _EMOJI = ["🇨🇳", "😡", "💪", "🙏", "😢", "👍", "❤️", "😂", "🤔", "🔥", "😷", "💛", "👏", "🙄"]
 
 _ORGANIC: dict[str, dict[str, dict[str, list[str]]]] = {
@@ -630,6 +632,8 @@ class Account:
     inside: float = 0.5  # share of interactions aimed at accounts of the same dump
     n_tweets: int = 0
     tweets: list[dict] = field(default_factory=list)
+    voice: dict = field(default_factory=dict)  # personal writing style (see make_voice)
+    bank: dict = field(default_factory=dict)  # the campaign's shared texts (see make_text_bank)
 
 
 def _pick(r: random.Random, weighted):
@@ -733,19 +737,38 @@ def _creation_date(persona: Persona, camp: Campaign, batches: list[date], rng, r
     if persona.creation == "batch":
         # Batch registration: many accounts created on the same few days [TW19][TW20][REAL:
         # 119 of 744 accounts on 2017-08-30]. The rest spread over the preceding two years.
-        if r.random() < 0.7:
+        if r.random() < 0.6:
             return batches[r.randrange(len(batches))]
         return date.fromordinal(start - r.randint(20, 720))
     if persona.creation == "old":
         # Repurposed accounts were created years before the operation [TW19][SIO19].
         return date.fromordinal(start - r.randint(365, 365 * 10))
+    spike = _SIGNUP_SPIKES[camp.name]
     if persona.creation == "recent":
-        # Brand-new organic accounts: created shortly before or during the window.
+        # Brand-new organic accounts: created shortly before or during the window, many of
+        # them on the days the story broke (sign-ups surge with news events: HK protests
+        # June/Aug 2019, the Jan 2020 Wuhan lockdown, the March 2021 cotton boycott).
+        k = r.random()
+        if k < 0.5:
+            return date.fromordinal(r.choice(spike).toordinal() + r.randint(-1, 1))
+        if k < 0.75:
+            # dormant sign-ups reactivated by the news event: old account, empty profile, few followers
+            return date.fromordinal(start - r.randint(100, 900))
         return date.fromordinal(start + r.randint(-60, int(0.6 * (camp.end.toordinal() - start))))
+    if persona.label == CONTROL and persona.creation == "organic" and r.random() < 0.07:
+        return date.fromordinal(r.choice(spike).toordinal() + r.randint(-1, 1))
     if persona.creation == "bot":
         return date.fromordinal(start - r.randint(30, 365 * 6))
     # organic: account ages spread from 2008 to just before the window
-    return date.fromordinal(start - int(min(365 * 12, rng.lognormal(np.log(900), 0.9))) - 5)
+    return max(date(2008, 7, 1), date.fromordinal(start - int(min(365 * 12, rng.lognormal(np.log(900), 0.9))) - 5))
+
+
+# Days organic sign-ups surged with the news (see _creation_date).
+_SIGNUP_SPIKES: dict[str, list[date]] = {
+    "hk_2019": [date(2019, 6, 12), date(2019, 7, 22), date(2019, 8, 12)],
+    "covid_2020": [date(2020, 1, 23), date(2020, 1, 27), date(2020, 3, 12)],
+    "xinjiang_2021": [date(2020, 1, 24), date(2021, 3, 25), date(2021, 3, 29)],
+}
 
 
 def _batch_days(camp: Campaign, r: random.Random) -> list[date]:
@@ -800,7 +823,9 @@ def make_account(persona: Persona, camp: Campaign, idx: int, batches: list[date]
     if hashed:
         screen = display = uid  # hashed rows carry the hash as display and screen name [REAL]
     else:
-        style = "word" if persona.name == "news_bot" else _pick(r, _HANDLE_STYLES[persona.label])
+        # repurposed/built-up IO accounts keep ordinary-looking handles [TW19][SIO19]
+        kind = CONTROL if persona.name in ("repurposed", "breaker") else persona.label
+        style = "word" if persona.name == "news_bot" else _pick(r, _HANDLE_STYLES[kind])
         if persona.name == "new_organic" and r.random() < 0.5:
             style = "default"
         screen, display = _handle(style, r), _display_name(persona, r)
@@ -864,18 +889,18 @@ def _retweet_habits(persona: Persona, rng: np.random.Generator) -> dict:
       originals are not in the dump [ASPI20][TW21].
     """
     if persona.label == IO:
-        live = {"amplifier": 0.7, "core": 0.6, "repurposed": 0.5, "camouflage": 0.5, "breaker": 0.4}[persona.name]
+        live = {"amplifier": 0.75, "core": 0.65, "repurposed": 0.55, "camouflage": 0.55, "breaker": 0.45}[persona.name]
         batched = bool(rng.random() >= live)
         if batched:  # scheduled batches: hours to a couple of days later
-            mu, sigma = np.log(rng.lognormal(np.log(5 * 3600), 0.9)), 0.9
+            mu, sigma = np.log(rng.lognormal(np.log(4 * 3600), 0.9)), 0.9
         else:  # live amplification: minutes
             mu, sigma = np.log(rng.lognormal(np.log(300), 0.9)), 1.1
         inside = float(rng.beta(5, 2.5))  # ~2/3 in-network, the rest state media outside the dump
     else:
         # organic: from fans retweeting within minutes to people catching up a day later;
         # news-feed followers and nationalists retweet popular accounts fast
-        fast = {"patriot": 1800, "news_bot": 900, "journalist": 1500, "opposition": 1500, "new_organic": 3600,
-                "ordinary": 3600}[persona.name]
+        fast = {"patriot": 3600, "news_bot": 1800, "journalist": 3600, "opposition": 3600, "new_organic": 7200,
+                "ordinary": 7200}[persona.name]
         batched = False
         mu, sigma = np.log(rng.lognormal(np.log(fast), 1.3)), 1.4
         inside = float(rng.beta(3, 3))
@@ -934,8 +959,445 @@ def _lang_pool(pools: dict[str, list[str]], lang: str) -> tuple[str, list[str]]:
     return "en", pools.get("en") or next(iter(pools.values()))
 
 
+# --------------------------------------------------------------------------------------
+# Organic text grammar. Real organic text is nearly always unique per person: near-
+# duplicates among organic users are limited to shared headlines (link shares, news feeds),
+# greetings, slogans and quotes. So organic posts are composed from several independently
+# drawn clauses (life events, people, places, times, stances, reactions), each a product of
+# word-level slots, in the account's own voice (its openers, remarks, particles, emoji,
+# code-switching, typos, length). Templates expand recursively: {slot} -> a random entry.
+# --------------------------------------------------------------------------------------
+
+_G: dict[str, dict[str, list[str]]] = {
+    "zh": {
+        "time": ["今天", "刚才", "早上", "中午", "下午", "晚上", "半夜", "周末", "昨晚", "今早", "下班后", "午休的时候",
+                 "这几天", "周六", "周日", "刚刚", "凌晨两点", "一大早", "上班路上", "睡前", "吃饭的时候", "前天"],
+        "who": ["", "", "", "和老婆", "跟同事", "带孩子", "跟我妈", "和室友", "一个人", "和男朋友", "和闺蜜", "跟老同学",
+                "陪爸妈", "带着狗", "和邻居", "跟表弟"],
+        "act": ["去超市买菜", "在家做饭", "去健身房", "加班", "看了一部老电影", "去公园散步", "打扫房间", "去医院复查",
+                "修电脑", "给阳台的花浇水", "去银行办事", "逛书店", "学做蛋糕", "打了一下午游戏", "看球赛", "挤地铁",
+                "去理发", "收拾行李", "去面试", "开了三个小时的会", "送孩子上学", "遛狗", "去江边骑车", "爬山",
+                "喝了杯奶茶", "吃了碗牛肉面", "追剧", "收拾衣柜", "写报告", "等快递", "逛宜家", "练琴", "出去拍照",
+                "去朋友家吃饭", "做瑜伽", "复习考试", "换了新手机", "包饺子", "去菜市场", "洗了一堆衣服"],
+        "feel": ["累死了", "好开心", "有点无聊", "还挺满足的", "心情不错", "腰酸背痛", "感觉被掏空", "真香", "幸福感满满",
+                 "太难了", "效率超低", "挺放松的", "好困", "有点想家", "笑死我了", "又胖了", "值了", "后悔了", "心累",
+                 "元气满满", "头都大了", "美滋滋"],
+        "tail": ["", "", "", "", "哈哈", "哈哈哈", "唉", "嘿嘿", "呜呜", "啊啊啊", "…", "吧", "呢", "啊", "hhh"],
+        "detail": ["楼下新开了一家{food}店", "{pet}今天又拆家了", "{food}居然涨价了", "地铁上有人外放", "老板临时让改方案",
+                   "快递丢了", "邻居家装修吵了一天", "电梯又坏了", "隔壁小孩在练钢琴", "下了一场大雨", "天终于晴了",
+                   "手机屏幕摔碎了", "家里wifi又断了", "阳台的{plant}开花了", "{relative}来电话了", "楼下的{food}关门了",
+                   "公交等了四十分钟", "空调坏了"],
+        "food": ["火锅", "麻辣烫", "烧烤", "奶茶", "拉面", "煎饼果子", "螺蛳粉", "小龙虾", "饺子", "肠粉", "烤鸭", "酸菜鱼",
+                 "米线", "炸鸡"],
+        "pet": ["我家猫", "我家狗", "家里的二哈", "家里的橘猫", "我家仓鼠", "小区的流浪猫"],
+        "plant": ["月季", "绿萝", "多肉", "茉莉", "栀子花", "仙人掌"],
+        "relative": ["我妈", "我爸", "我姐", "我表哥", "我奶奶", "我舅舅", "老同学", "我大学室友", "我姑姑", "我同事"],
+        "place": ["北京", "上海", "深圳", "成都", "广州", "杭州", "武汉", "西安", "南京", "重庆", "温哥华", "悉尼",
+                  "多伦多", "伦敦", "纽约", "墨尔本", "东京", "新加坡"],
+        "react": ["气得我饭都吃不下", "心里很不是滋味", "越看越生气", "真的很无奈", "只能叹气", "大家意见都不一样",
+                  "差点吵起来", "沉默了很久", "半天说不出话", "越想越难过", "看得我眼眶都红了", "实在忍不住想说两句"],
+        "span": ["晚上", "下午", "整天", "早上"],
+        "app": ["抖音", "微博", "油管", "推特", "B站", "朋友圈", "微信群"],
+        "angle": ["{time}{who}聊起{topic}，{react}", "{relative}在{place}，{rel_said}", "刷了一{span}{topic}的新闻，{feel}",
+                  "{time}在{app}上看到{topic}的视频，{react}", "我在{place}待了这么多年，{react}",
+                  "{time}{who}{act}，路上一直在想{topic}", "{relative}在{app}里转了一篇讲{topic}的文章，{react}"],
+        "rel_said": ["说那边{rel_state}", "天天给我发{topic}的消息", "劝我少看新闻", "让我注意安全", "跟我争了半天",
+                     "说根本不是网上说的那样"],
+        "rel_state": ["一切正常", "人心惶惶", "大家都很担心", "生活没什么变化", "气氛很紧张"],
+        "life": ["{time}{who}{act}，{feel}{tail}", "{time}{detail}，{feel}{tail}", "{time}{act}，{detail}{tail}",
+                 "{time}{who}{act}，结果{detail}，{feel}", "{detail}，{time}只好{act}{tail}",
+                 "{relative}说{detail}，{feel}{tail}", "{time}终于{act}了，{feel}{tail}"],
+    },
+    "zht": {
+        "time": ["今日", "尋晚", "頭先", "朝早", "放工後", "成個下晝", "禮拜六", "呢幾日", "啱啱", "半夜", "食晏時", "琴日"],
+        "who": ["", "", "", "同屋企人", "同老公", "同啲同事", "一個人", "同朋友", "帶埋個仔", "同阿媽"],
+        "act": ["去飲茶", "行山", "打邊爐", "返工", "OT", "去街市買餸", "睇戲", "喺屋企煮飯", "去海邊行吓", "搭巴士出九龍",
+                "去旺角行街", "打波", "幫阿媽執屋", "食咗碗車仔麵", "飲咗杯凍檸茶", "排隊買麵包", "去圖書館溫書", "踩單車",
+                "去睇醫生", "搬屋"],
+        "feel": ["好攰", "好開心", "幾正", "麻麻地", "真係頂唔順", "好chill", "爆肚餓", "好滿足", "悶到發霉", "笑死",
+                 "心都實晒", "好無奈"],
+        "tail": ["", "", "", "啦", "囉", "喎", "呀", "咩", "lol", "唉"],
+        "detail": ["樓下間{food}舖執咗", "部電話又壞咗", "隻{pet}又搞破壞", "落大雨冇帶遮", "巴士等咗半個鐘", "冷氣壞咗",
+                   "老細又加嘢做", "屋企部雪櫃壞咗", "{relative}打電話嚟"],
+        "food": ["茶餐廳", "車仔麵", "燒味", "糖水", "魚蛋", "菠蘿包", "雲吞麵"],
+        "pet": ["貓", "狗", "倉鼠"],
+        "relative": ["阿媽", "阿爸", "家姐", "細佬", "老公", "老婆", "表哥", "舊同學"],
+        "place": ["{district}", "{district}", "倫敦", "台北", "溫哥華", "多倫多", "悉尼"],
+        "react": ["真係好嬲", "心好痛", "講唔出嘢", "好無力", "越睇越激氣", "喊咗出嚟", "唔知講咩好"],
+        "span": ["晚", "個下晝", "日"],
+        "app": ["連登", "TG", "FB", "IG", "YouTube", "直播"],
+        "angle": ["{time}{who}傾起{topic}，{react}", "{relative}喺{place}，話{rel_state}", "睇咗成{span}{topic}嘅直播，{react}",
+                  "{time}喺{app}見到{topic}嘅片，{react}", "{time}{act}，成日諗住{topic}"],
+        "rel_state": ["一切正常", "好多人好驚", "氣氛好緊張", "街坊都好擔心"],
+        "life": ["{time}{who}{act}，{feel}{tail}", "{time}{detail}，{feel}{tail}", "{time}{act}，{detail}{tail}",
+                 "{time}{who}{act}，點知{detail}，{feel}"],
+    },
+    "en": {
+        "time": ["this morning", "today", "tonight", "last night", "after work", "on my lunch break", "this weekend",
+                 "just now", "all afternoon", "before bed", "on the train home", "at 2am", "yesterday", "earlier",
+                 "on Saturday", "first thing today"],
+        "who": ["", "", "", " with my sister", " with the kids", " with my roommate", " alone", " with my partner",
+                " with coworkers", " with my dad", " with my best friend", " with the neighbours"],
+        "act": ["went grocery shopping", "cleaned the whole apartment", "made dumplings from scratch",
+                "took the dog to the beach", "fixed the kitchen sink", "binged three episodes of that show", "ran 5k",
+                "finished the quarterly report", "sat through the longest meeting", "tried the new ramen place",
+                "painted the fence", "watched the game", "assembled an IKEA wardrobe", "baked way too many cookies",
+                "went to the dentist", "studied for finals", "walked around the park", "changed a flat tyre",
+                "repotted all my plants", "cooked my mum's curry recipe", "did laundry for a week", "biked to work"],
+        "feel": ["so tired", "feeling great", "not bad at all", "totally worth it", "never again", "exhausted",
+                 "pretty proud of myself", "kind of bored", "so happy", "could sleep for a week", "what a day",
+                 "no regrets", "starving now", "weirdly relaxed"],
+        "tail": ["", "", "", "", " lol", " haha", " :)", " ugh", " tbh", " fr", "!!", "..."],
+        "detail": ["my {pet} stole my sandwich", "the {food} place downstairs closed", "my phone fell in the sink",
+                   "the bus never came", "the neighbours are drilling again", "it's raining sideways", "the wifi died",
+                   "the kettle broke", "found money in my old coat", "my {relative} called for an hour",
+                   "the {food} place finally reopened", "the heating is broken again"],
+        "food": ["pizza", "ramen", "dim sum", "taco", "bubble tea", "bakery", "burger", "pho", "curry"],
+        "pet": ["cat", "dog", "puppy", "parrot", "hamster"],
+        "relative": ["mum", "dad", "sister", "brother", "aunt", "grandma", "cousin", "best friend", "old roommate"],
+        "place": ["Toronto", "Sydney", "London", "Vancouver", "Melbourne", "New York", "Singapore", "Manchester",
+                  "Berlin", "Taipei", "Hong Kong", "LA", "Auckland"],
+        "react": ["I honestly don't know what to say", "it made me so angry", "I had to put my phone down",
+                  "we ended up arguing", "it's heartbreaking", "I can't stop thinking about it", "nobody agreed",
+                  "it's hard to watch", "I'm speechless"],
+        "span": ["the whole evening", "an hour", "all morning", "way too long"],
+        "app": ["YouTube", "Facebook", "Instagram", "Reddit", "the news", "TikTok"],
+        "angle": ["{time}{who} we talked about {topic} and {react}", "my {relative} in {place} says {rel_state}",
+                  "spent {span} reading about {topic}, {feel}", "saw a video about {topic} on {app} {time}, {react}",
+                  "been living in {place} for years and {react}", "{time} I {act}{who} and kept thinking about {topic}"],
+        "rel_state": ["everything is normal there", "people are scared", "it's tense", "life goes on",
+                      "it's nothing like the news", "it's worse than the news says"],
+        "life": ["{time_c} I {act}{who}, {feel}{tail}", "{detail_c} {time}, {feel}{tail}",
+                 "{time_c} I {act}. {detail_c}{tail}", "{time_c}{who} I {act} and {detail}. {feel_c}{tail}",
+                 "{detail_c} {time}. Guess I {act} instead{tail}", "finally {act}{who}{time_s}, {feel}{tail}"],
+        "time_s": ["", " today", " this weekend", " tonight"],
+    },
+}
+# Campaign topic nouns (what people talk about) and stance clauses: subject x predicate.
+_TOPIC: dict[str, dict[str, list[str]]] = {
+    "hk_2019": {"zh": ["香港的事", "修例风波", "机场的事", "游行", "香港局势"], "zht": ["示威", "香港", "警察", "721", "831"],
+                "en": ["Hong Kong", "the protests", "the airport sit-in", "the extradition bill", "what's happening in HK"]},
+    "covid_2020": {"zh": ["疫情", "口罩", "封城", "新冠", "病毒溯源"], "zht": ["疫情", "口罩", "封關", "武漢肺炎"],
+                   "en": ["the virus", "lockdown", "the outbreak", "masks", "the pandemic"]},
+    "xinjiang_2021": {"zh": ["新疆棉花", "新疆的事", "抵制洋品牌", "制裁", "H&M"], "zht": ["新疆", "集中營", "制裁"],
+                      "en": ["Xinjiang", "the cotton boycott", "the camps", "the sanctions", "Uyghurs"]},
+}
+_STANCE: dict[str, dict[str, dict[str, tuple[list[str], list[str]]]]] = {
+    "hk_2019": {
+        "pro": {"zh": (["那些暴徒", "黑衣人", "一小撮搞事的", "反对派", "某些外媒", "美国政客", "那些议员", "港独分子",
+                        "背后的金主", "煽动学生的人", "那些蒙面的人", "所谓的民主派"],
+                       ["也太过分了", "根本不在乎普通市民", "就是想搞乱香港", "到底想要什么", "迟早要付出代价",
+                        "真让人看不下去", "把年轻人当枪使", "从来不提自己的暴力", "只会双重标准", "把香港害惨了",
+                        "打着民主的旗号干坏事", "欺负香港警察老实", "连机场都不放过"]),
+                "en": (["the rioters", "these so-called protesters", "western politicians", "the mob",
+                        "foreign-funded groups", "the radicals", "the people behind this", "CNN and the BBC"],
+                       ["have gone way too far", "don't care about ordinary people", "are destroying the city",
+                        "want chaos, not democracy", "attacked a journalist at the airport", "set fires in MTR stations",
+                        "never show the violence", "are using teenagers as shields"])},
+        "opp": {"zht": (["啲警察", "黑警", "政府", "林鄭", "建制派", "啲白衣人", "港鐵", "官媒", "中聯辦", "啲速龍"],
+                        ["濫暴", "完全唔聽民意", "當我哋係暴徒", "又喺度講大話", "冇人性", "仲有冇底線", "又封站",
+                         "拉學生", "睇住啲人被打都唔理", "喺{district}亂放催淚彈"]),
+                "en": (["the police", "the government", "Carrie Lam", "pro-Beijing thugs", "the MTR", "state media",
+                        "the liaison office", "the riot police"],
+                       ["fired tear gas at students again", "still won't listen", "called us rioters",
+                        "lied on TV again", "closed the stations to stop us going home", "arrested a 15-year-old",
+                        "did nothing in Yuen Long", "beat people in {district_en} tonight"])},
+    },
+    "covid_2020": {
+        "pro": {"zh": (["美国政客", "西方媒体", "某些国家", "特朗普", "蓬佩奥", "那些甩锅的人", "外媒", "武汉的医护",
+                        "方舱医院", "社区工作者", "援鄂医疗队", "快递小哥"],
+                       ["只会甩锅", "自己抗疫不力还怪中国", "从来不反思", "把病毒政治化", "又在造谣",
+                        "欠中国一个道歉", "太伟大了", "辛苦了", "真的了不起", "让人泪目", "是最美逆行者"]),
+                "en": (["US politicians", "western media", "Trump", "people blaming China", "Pompeo",
+                        "Wuhan's doctors", "China's lockdown", "the medical teams sent abroad"],
+                       ["keep blaming China instead of fixing their own mess", "politicise the virus",
+                        "ignore the Fort Detrick questions", "wasted the time China bought", "saved countless lives",
+                        "deserve so much respect"])},
+        "opp": {"zht": (["政府", "官媒", "世衛", "特首", "中共", "啲建制"],
+                        ["仲唔封關", "隱瞞疫情", "啲數字信唔過", "對台灣唔公平", "冇口罩派", "當市民白痴"]),
+                "en": (["the CCP", "WHO", "Chinese officials", "state media", "Beijing", "the Hong Kong government"],
+                       ["silenced Dr Li Wenliang", "covered up the outbreak for weeks", "ignored Taiwan's warnings",
+                        "can't be trusted with their numbers", "is spreading the Fort Detrick conspiracy",
+                        "refused to close the border"])},
+    },
+    "xinjiang_2021": {
+        "pro": {"zh": (["那些品牌", "H&M", "耐克", "郑国恩", "西方政客", "某些外媒", "BCI", "新疆的棉花", "新疆的葡萄",
+                        "喀什老城", "新疆人民"],
+                       ["不尊重中国消费者", "一边抹黑新疆一边赚中国的钱", "根本没去过新疆", "就是想遏制中国",
+                        "编的谎言太离谱", "真的很好", "没有任何问题", "太美了", "热情好客", "值得一去"]),
+                "en": (["Zenz's numbers", "these brands", "western politicians", "the BBC", "the sanctions",
+                        "people who never visited Xinjiang"],
+                       ["don't add up", "want to have it both ways", "keep recycling the same claims",
+                        "only hurt the farmers", "are pure politics"])},
+        "opp": {"zht": (["集中營", "強迫勞動", "中共", "呢啲品牌", "新疆棉"],
+                        ["必須關閉", "唔可以再忽視", "仲喺度否認", "應該撤出新疆", "背後有血汗"]),
+                "en": (["the camps", "forced labour", "the CCP", "these brands", "the sanctions", "the cotton industry"],
+                       ["are not schools", "is built into the supply chain", "keeps denying what satellite images show",
+                        "should cut ties with Xinjiang suppliers", "are long overdue", "has to be investigated"])},
+    },
+}
+_VOICE = {  # account-level picks: each person keeps a few favourite openers, remarks and emoji
+    "open_zh": ["说实话，", "看了新闻，", "刚刷到视频，", "我妈问我，", "在国外这么多年，", "不得不说，", "唉，",
+                "今天跟同事聊起来，", "真心觉得", "有一说一，", "讲真，", "怎么说呢，", "我就想问，", "个人觉得", "其实",
+                "服了，", "无语，", "emmm ", "醒醒吧，", "笑死，", "讲道理，"],
+    "open_en": ["Honestly, ", "Just saw the news. ", "Not gonna lie, ", "Can we talk about how ", "My two cents: ",
+                "Watching this from abroad, ", "Ok so ", "Reminder: ", "Wow. ", "Serious question: ", "Look, ",
+                "I keep saying it: ", "Unpopular opinion: ", "Hot take: ", "So ", "Real talk, "],
+    "remark_zh": ["大家怎么看？", "我是真的不理解", "心疼", "转发让更多人看到", "无语了", "希望早日好起来", "顶", "支持！",
+                  "说得太对了", "气死我了", "唉，说多了都是泪", "不说了，睡觉", "就这样吧", "你们觉得呢", "我不管，反正我支持",
+                  "真的够了", "默默点赞", "求别吵了"],
+    "remark_en": ["What do you think?", "Just my opinion.", "Sad to see.", "Unbelievable.", "Stay safe everyone.",
+                  "smh", "Thoughts?", "Mind blown.", "Rant over.", "Sorry not sorry.", "Fight me.", "Anyway.",
+                  "Just saying.", "I'm so tired of this.", "Be kind to each other."],
+    "switch_en": ["tbh", "omg", "lol", "so sad", "no words", "wtf", "really", "anyway", "respect", "totally"],
+    "switch_zh": ["加油", "唉", "真的", "无语", "哈哈", "心疼"],
+}
+_EXCLAIM = ["", "!", "!!", "！", "！！", "。", "…", "?!", "~"]
+
+
+def _expand(t: str, slots: dict[str, list[str]], r: random.Random, depth: int = 0) -> str:
+    """Expand {slot}s from `slots` (recursively); unknown slots are left for _fill."""
+    out, i = [], 0
+    while True:
+        j = t.find("{", i)
+        if j < 0:
+            out.append(t[i:])
+            break
+        k = t.find("}", j)
+        name = t[j + 1:k]
+        out.append(t[i:j])
+        if name in slots and depth < 6:
+            out.append(_expand(r.choice(slots[name]), slots, r, depth + 1))
+        else:
+            out.append(t[j:k + 1])
+        i = k + 1
+    return "".join(out)
+
+
+_SLOT_CACHE: dict[tuple[str, str, str], dict[str, list[str]]] = {}
+
+
+def _slots(camp: str, lang: str, side: str) -> dict[str, list[str]]:
+    key = (camp, lang, side)
+    if key not in _SLOT_CACHE:
+        g = dict(_G[lang])
+        g["topic"] = _TOPIC[camp].get(lang) or _TOPIC[camp]["en"]
+        if lang == "en":  # capitalised sentence starts
+            g["time_c"] = [x[:1].upper() + x[1:] for x in g["time"]]
+            g["detail_c"] = ["My {pet} stole my sandwich", "The {food} place downstairs closed", "The bus never came",
+                             "My phone fell in the sink", "Wifi died again", "The neighbours are drilling again",
+                             "My {relative} called for an hour", "It's raining sideways"]
+            g["feel_c"] = [x[:1].upper() + x[1:] for x in g["feel"]]
+        st = _STANCE[camp].get(side, {})
+        pair = st.get(lang) or st.get({"zh": "zht", "zht": "zh"}.get(lang, "en")) or st.get("en")
+        if pair:
+            g["subj"], g["pred"] = pair
+            lines = _ORGANIC["patriot" if side == "pro" else "opposition"][camp]
+            g["line"] = lines.get(lang) or lines.get({"zh": "zht", "zht": "zh"}.get(lang, "en")) or lines["en"]
+            g["stance"] = ["{subj}" + (" " if lang == "en" else "") + "{pred}"] * 3 + ["{line}"]
+        _SLOT_CACHE[key] = g
+    return _SLOT_CACHE[key]
+
+
+def make_voice(label: str, r: random.Random) -> dict:
+    """An account's own style: a few favourite openers/remarks/emoji, punctuation habit,
+    code-switching and length (people differ, and stay themselves)."""
+    return {
+        "open_zh": r.sample(_VOICE["open_zh"], 5) + [""] * r.randint(2, 6),
+        "open_en": r.sample(_VOICE["open_en"], 5) + [""] * r.randint(2, 6),
+        "remark_zh": r.sample(_VOICE["remark_zh"], 5) + [""] * r.randint(1, 5),
+        "remark_en": r.sample(_VOICE["remark_en"], 5) + [""] * r.randint(1, 5),
+        "emoji": r.sample(_EMOJI, 3),
+        "excl": r.choice(_EXCLAIM),
+        "switch": r.random() * 0.25,  # zh/en code-switching
+        "long": 0.5 + 0.45 * r.random(),  # how often a post carries more than one clause
+    }
+
+
+def _voice(acct: Account, r: random.Random) -> dict:
+    if not acct.voice:
+        acct.voice = make_voice(acct.label, r)
+    return acct.voice
+
+
+def _organic_post(camp: Campaign, side: str, lang: str, acct: Account, r: random.Random, topical: bool) -> str:
+    """One organic post: stance and/or personal clauses in the account's voice."""
+    v = _voice(acct, r)
+    g = _slots(camp.name, lang, side)
+    zh = lang != "en"
+    sep, end = ("，" if zh else ", "), v["excl"]
+    parts = []
+    if topical and "subj" in g:
+        parts.append(_expand("{stance}", g, r))
+    if (not parts) or r.random() < v["long"]:
+        parts.append(_expand(r.choice(["{angle}", "{angle}", "{life}"]) if topical else "{life}", g, r))
+    if topical and r.random() < v["long"] * 0.5 and "subj" in g:
+        parts.append(_expand("{stance}", g, r))
+    elif not topical and r.random() < v["long"] * 0.6:
+        parts.append(_expand(r.choice(["{life}", "{detail}"]), g, r))
+    if len(parts) > 1 and r.random() < 0.5:
+        parts[0], parts[1] = parts[1], parts[0]
+    text = sep.join(p for p in parts if p) + end
+    opener = r.choice(v["open_zh" if zh else "open_en"])
+    if topical and opener:
+        text = opener + (text if zh or not text[1:2].islower() else text[:1].lower() + text[1:])
+    elif not zh:
+        text = text[:1].upper() + text[1:]
+    remark = r.choice(v["remark_zh" if zh else "remark_en"]) if topical else ""
+    if remark:
+        text += (" " if not zh or r.random() < 0.5 else "") + remark
+    if r.random() < v["switch"]:  # code-switching zh/en, common among HK and diaspora users
+        text += " " + r.choice(_VOICE["switch_en" if zh else "switch_zh"])
+    return _fill(text, r)
+
+
+# Journalists: lead x subject x verb x context x pointer, so stories vary reporter to reporter.
+_J_EN: dict[str, list[str]] = {
+    "jlead": ["", "", "New: ", "Scoop: ", "Thread: ", "Worth reading: ", "Update: ", "Context: ", "From our reporter: ",
+              "Analysis: ", "Important: "],
+    "jsubj": ["State media", "The foreign ministry", "A network of new accounts", "Pro-Beijing accounts",
+              "Officials in Beijing", "Government supporters", "Several embassy accounts", "Anonymous accounts",
+              "Nationalist influencers", "Party newspapers"],
+    "jverb": ["now push the {q} line", "are again pointing to {q}", "amplified claims about {q}",
+              "doubled down on the {q} narrative", "began posting about {q} within hours", "recycle the {q} talking point",
+              "are coordinating around {q}"],
+    "jctx": ["", "this week", "since Monday", "in a sudden burst", "after the weekend's events", "as pressure grows",
+             "in English and Chinese", "overnight"],
+    "jptr": ["", "Details below", "Our analysis:", "Data here", "More soon", "Story:", "Read more", "1/"],
+    "jdetail": ["Most were created in {month}", "Many have default profile pictures", "Some posted in Spanish before",
+                "Several reuse the same photos", "Activity peaks at 9am Beijing time", "About half have no followers",
+                "Few have any engagement", "Some were bought from spammers", "The wording is nearly identical",
+                "Posting stops on weekends", "Many were hashed in the archive", "The hashtags came in waves"],
+    "jdetail2": ["we counted {n}", "per our data", "says a researcher", "archived here", "we checked {n} of them",
+                 "says {outlet}", "a source told us"],
+    "outlet": ["ASPI", "SIO", "Graphika", "DFRLab", "our data team", "a Twitter spokesperson"],
+    "month": ["January", "March", "May", "June", "August", "October", "December", "a single week", "two batches"],
+    "jstory": ["{jlead}{jsubj} {jverb} {jctx}. {jdetail}. {jptr}", "{jlead}{jsubj} {jverb}, {jctx}. {jdetail}, {jdetail2}. {jptr}",
+               "{jlead}{jdetail}: {jsubj} {jverb} {jctx}. {jptr}", "{jlead}{jquote} {jdetail}. {jptr}"],
+}
+# Headline templates shared by news feeds and by people sharing a link with its title (the
+# share button pre-fills the article title): the organic near-duplicates of real data.
+_NEWS_MORE: dict[str, dict[str, list[str]]] = {
+    "hk_2019": {"en": ["Protesters and police clash in {district_en} for a {nth} weekend",
+                       "Hong Kong's MTR suspends services at {district_en} station",
+                       "China warns against foreign interference in Hong Kong",
+                       "Thousands rally in {district_en} as protests enter {nth} month",
+                       "Hong Kong police arrest dozens after {district_en} clashes"],
+                "zht": ["{district}站暫停服務", "警方於{district}拘捕多人", "大批市民於{district}集會"]},
+    "covid_2020": {"en": ["{country_en} confirms first coronavirus death", "{country_en} closes borders to curb virus spread",
+                          "Virus death toll in {country_en} rises to {n}", "WHO warns {country_en} over rising cases",
+                          "Stocks slide as {country_en} extends lockdown"],
+                   "zh": ["{country}确诊病例累计超过{n}例", "{country}宣布封锁边境", "世卫组织：{country}疫情形势严峻"]},
+    "xinjiang_2021": {"en": ["{country_en} lawmakers call Xinjiang abuses genocide", "Retailers review Xinjiang cotton sourcing",
+                             "China hits back at {country_en} over Xinjiang sanctions",
+                             "Satellite images show new facilities near {city_en}"],
+                      "zh": ["{country}议会通过涉疆议案", "外交部回应{country}涉疆制裁"]},
+}
+_J_ZH: dict[str, list[str]] = {
+    "jlead": ["", "", "【更新】", "独家：", "分析：", "最新：", "记者观察：", "追踪："],
+    "jsubj": ["官方媒体", "外交部", "一批新注册的账号", "亲北京账号", "多个使馆账号", "匿名账号", "民族主义大V", "党报"],
+    "jverb": ["再次强调{q}的说法", "集中转发关于{q}的内容", "开始统一口径谈{q}", "大量复制{q}的叙事"],
+    "jctx": ["", "，本周尤其明显", "，数小时内出现上千条", "，中英文同时发布", "，时间高度一致"],
+    "jptr": ["", "。详见报道", "。数据见下", "。持续更新", "（一）"],
+    "jdetail": ["多数账号创建于同一周", "很多账号没有头像", "部分账号曾发西语广告", "发帖集中在北京时间上班时段",
+                "措辞几乎一模一样", "周末几乎不发帖", "大半账号没有粉丝"],
+    "jstory": ["{jlead}{jsubj}{jverb}{jctx}，{jdetail}{jptr}", "{jlead}{jdetail}：{jsubj}{jverb}{jctx}{jptr}",
+               "{jlead}{jquote}，{jdetail}{jptr}"],
+}
+_TO_ZHT = str.maketrans("强调说开统谈叙事详见报亲账号时间发现数据续记观察独家这们为无对于动", "強調說開統談敘事詳見報親賬號時間發現數據續記觀察獨家這們為無對於動")
+_NTH = ["second", "third", "fourth", "fifth", "tenth", "12th"]
+
+# IO message bank: each narrative claim is issued in many variants (lead-ins, closers, slot
+# fillings, reworded phrases), and each variant is posted by many accounts with small edits
+# [TW19][SIO20][ASPI20: the same messages pushed by many accounts in waves].
+_IO_LEAD = {"zh": ["大家看看，", "真相是：", "必须说一句，", "转起来！", "再说一遍：", "事实胜于雄辩，", "请大家擦亮眼睛，",
+                   "铁证如山！", "【关注】", "【热点】", "说句公道话，", "扩散！"],
+            "zht": ["大家睇下，", "真相係：", "轉發！", "【關注】", "講句公道話，"],
+            "en": ["Wake up! ", "The truth: ", "Facts: ", "Let's be clear. ", "Share this. ", "Again: ",
+                   "Everyone should know: ", "FACT: ", "Reminder: "]}
+_IO_CLOSE = {"zh": ["请转发", "大家怎么看？", "真相只有一个。", "谎言终将破产。", "支持！", "公道自在人心。",
+                    "不能再沉默了。", "中国加油！", "让世界听到真实的声音。", "历史会证明一切。", "顶起来"],
+             "zht": ["請轉發", "公道自在人心。", "支持！", "香港加油！"],
+             "en": ["Share if you agree.", "The truth will prevail.", "Stop the lies.", "Think about it.", "Period.",
+                    "The world is watching.", "Facts matter.", "Enough is enough."]}
+_IO_SYN = {"zh": [("必须", "一定要"), ("真是", "实在是"), ("所谓", "所谓的"), ("不能", "不可以"), ("大家", "各位"),
+                  ("目的", "目的就"), ("完全", "根本"), ("香港市民", "香港同胞"), ("谎言", "谣言"), ("真正", "真实")],
+           "zht": [("支持", "撐"), ("市民", "香港人"), ("停止", "立即停止")],
+           "en": [("must", "has to"), ("lies", "fake news"), ("Stop", "End"), ("The world", "Everyone"),
+                  ("real", "true"), ("Western media", "Mainstream media"), ("so-called", "alleged"), ("No ", "NO ")]}
+_IO_EXTRA: dict[str, dict[str, list[str]]] = {  # more claims per narrative line
+    "hk_2019": {"zh": ["香港警察是香港最后的守护者，向他们致敬{end}", "暴徒在机场殴打记者和旅客，这就是他们说的民主？{end}",
+                       "{foreign}一边喊人权，一边给{thugs}递汽油弹{end}", "止暴制乱是全体香港市民的共同心愿{end}"],
+                "en": ["Rioters beat a reporter at the airport. Is this democracy{end_en}",
+                       "The US funds the chaos in Hong Kong and calls it freedom{end_en}"]},
+    "covid_2020": {"zh": ["美国欠世界一个解释，德特里克堡到底发生了什么{end}", "中国用两个月控制了疫情，西方用两个月甩锅{end}",
+                          "{foreign}政客抹黑中国抗疫，无耻至极{end}"],
+                   "en": ["China controlled the outbreak in two months. The West spent two months blaming China{end_en}",
+                          "Open Fort Detrick to international investigation{end_en}"]},
+    "xinjiang_2021": {"zh": ["新疆是个好地方，欢迎来{city}走一走{end}", "所谓强迫劳动是彻头彻尾的谎言，新疆棉农收入越来越高{end}",
+                             "{media}从来不去新疆，却天天编新疆的故事{end}"],
+                      "en": ["Xinjiang cotton farmers earn more every year. The forced labour story is a lie{end_en}",
+                             "{media_en} have never been to Xinjiang but keep writing about it{end_en}"]},
+}
+_GREET = {"zh": ["早安", "早上好", "晚安", "大家早上好", "周末愉快", "新年快乐", "早安，打工人"],
+          "zht": ["早晨", "早晨呀", "晚安", "周末愉快"],
+          "en": ["Good morning", "Good morning everyone", "Good night", "Happy Friday", "Happy Monday", "Morning all"]}
+
+
+def make_text_bank(camp: Campaign, n_io: int, n_ctl: int, r: random.Random) -> dict:
+    """Per-campaign shared texts: the IO message bank (variants reused by many accounts, sized
+    so each is posted ~10 times whatever the sample size) and the headlines of the day."""
+    io: dict[str, tuple[list[str], list[float]]] = {}
+    for lang in ("zh", "zht", "en"):
+        share = max(camp.io_lang.get(lang, 0.0), 0.08)
+        claims = _IO_TEXT[camp.name].get(lang, []) + _IO_EXTRA[camp.name].get(lang, [])
+        if not claims:
+            continue
+        size = max(2 * len(claims) // 3, int(round(n_io * share * 3)), 4)
+        msgs = []
+        for i in range(size):
+            claim = _fill(claims[i % len(claims)] if i < len(claims) else r.choice(claims), r)
+            if i >= len(claims) and r.random() < 0.5:  # two lines of the day in one post
+                claim = claim + ("" if lang == "en" or claim[-1:] in "！。？…" else "。") + (" " if lang == "en" else "") \
+                    + _fill(r.choice(claims), r)
+            for a, b in _IO_SYN[lang]:
+                if a in claim and r.random() < 0.3:
+                    claim = claim.replace(a, b, 1)
+            lead = r.choice(_IO_LEAD[lang]) if r.random() < 0.35 else ""
+            close = r.choice(_IO_CLOSE[lang]) if r.random() < 0.35 else ""
+            msgs.append(lead + claim + ((" " if lang == "en" else "") + close if close else ""))
+        weights = [1.0 / (k + 3) ** 0.9 for k in range(size)]  # some lines pushed harder than others
+        r.shuffle(weights)
+        io[lang] = (msgs, weights)
+    heads: dict[str, list[str]] = {}
+    for lang in ("zh", "zht", "en"):
+        pool = _NEWS[camp.name].get(lang, []) + _NEWS_MORE[camp.name].get(lang, [])
+        if pool:
+            size = max(len(pool), int(round(n_ctl * 0.04)))
+            heads[lang] = [_fill(r.choice(pool).replace("{nth}", r.choice(_NTH)), r) for _ in range(size)]
+    return {"io": io, "headlines": heads}
+
+
+def _bank_message(acct: Account, lang: str, r: random.Random, viral: bool = False) -> tuple[str, str]:
+    io = acct.bank["io"]
+    lang = lang if lang in io else ({"zht": "zh", "zh": "zht"}.get(lang) if {"zht": "zh", "zh": "zht"}.get(lang) in io else "en")
+    msgs, w = io[lang]
+    if viral:  # organic copy-paste picks up the most pushed lines [SIO19: the Diba expedition]
+        top = sorted(range(len(msgs)), key=lambda i: -w[i])[:20]
+        return msgs[r.choice(top)], lang
+    return r.choices(msgs, weights=w)[0], lang
+
+
+def _headline(camp: Campaign, acct: Account, lang: str, r: random.Random) -> tuple[str, str]:
+    heads = acct.bank["headlines"]
+    if lang not in heads:
+        lang = {"zht": "zh", "zh": "zht"}.get(lang) if {"zht": "zh", "zh": "zht"}.get(lang) in heads else "en"
+    return r.choice(heads[lang]), lang
+
+
 def _small_edit(t: str, r: random.Random) -> str:
-    """The copy-paste-with-small-edits pattern of IO text [SIO20][ASPI20]."""
+    """The copy-paste-with-small-edits pattern of IO text: punctuation, a dropped or swapped
+    word, a prefix, an emoji [SIO20][ASPI20]."""
     k = r.random()
     if k < 0.2:
         t = t.replace("，", ",").replace("！", "!")
@@ -943,7 +1405,15 @@ def _small_edit(t: str, r: random.Random) -> str:
         i = r.randrange(len(t) - 1)
         t = t[:i] + t[i + 1:]
     elif k < 0.4:
-        t = r.choice(["", "【转】", "转发：", "重要！", ""]) + t
+        t = r.choice(["", "【转】", "转发：", "重要！", "", "RT ", "👉 "]) + t
+    elif k < 0.5:
+        lang = "en" if t.isascii() else "zh"
+        for a, b in r.sample(_IO_SYN[lang], len(_IO_SYN[lang])):
+            if a in t:
+                t = t.replace(a, b, 1)
+                break
+    elif k < 0.6:
+        t = t + " " + r.choice(_EMOJI)
     return t
 
 
@@ -955,7 +1425,8 @@ def _organic_style(t: str, acct: Account, r: random.Random) -> str:
         i = r.randrange(len(t) - 2)
         t = t[:i] + t[i + 1] + t[i] + t[i + 2:]
     if r.random() < acct.style["emoji"]:
-        t = t + " " + "".join(r.choice(_EMOJI) for _ in range(r.randint(1, 3)))
+        em = acct.voice.get("emoji") or _EMOJI
+        t = t + " " + "".join(r.choice(em) for _ in range(r.randint(1, 3)))
     return t
 
 
@@ -972,13 +1443,20 @@ def make_text(kind: str, camp: Campaign, acct: Account, r: random.Random) -> tup
     urls: list[str] = []
     link = False
     side = "pro"
-    if kind in ("narrative", "copypaste"):
-        lang, pool = _lang_pool(_IO_TEXT[camp.name], lang)
-        text = _small_edit(_fill(r.choice(pool), r), r)
-        if kind == "copypaste":
-            text = _organic_style(text, acct, r)
+    if kind == "narrative":
+        text, lang = _bank_message(acct, lang, r)
+        text = _small_edit(text, r)
+        if acct.persona == "breaker" and r.random() < 0.5:
+            # type-breakers paraphrase in their own words more often [SIO20]
+            text = _organic_style(_organic_post(camp, "pro", lang, acct, r, True) if r.random() < 0.5
+                                  else r.choice(_voice(acct, r)["open_en" if lang == "en" else "open_zh"]) + text, acct, r)
+        link = r.random() < 0.25
+    elif kind == "copypaste":
+        text, lang = _bank_message(acct, lang, r, viral=True)
+        text = _organic_style(_small_edit(text, r), acct, r)
         link = r.random() < 0.25
     elif kind == "camouflage":
+        # verbatim proverbs, poems and quotes shared across IO accounts [TW21][REAL CNHU sample]
         k = r.random()
         if k < 0.4:
             text, lang = r.choice(_PROVERBS_EN), "en"
@@ -995,38 +1473,61 @@ def make_text(kind: str, camp: Campaign, acct: Account, r: random.Random) -> tup
         return text, lang, [], []
     elif kind in ("patriot", "opposition", "ordinary"):
         side = {"patriot": "pro", "opposition": "opp", "ordinary": "opp" if r.random() < 0.5 else "pro"}[kind]
-        lang, pool = _lang_pool(_ORGANIC[kind][camp.name], lang)
-        core = _fill(r.choice(pool), r)
-        if lang == "en":
-            text = r.choice(_OPEN_EN) + core + ". " + r.choice(_REMARK_EN)
-        else:
-            text = r.choice(_OPEN_ZH) + core + r.choice(["，", "。", "！", " "]) + r.choice(_REMARK_ZH)
-        text = _organic_style(text.strip(), acct, r)
-        if r.random() < 0.05:
-            text = text + "\n\n" + r.choice(_REMARK_EN if lang == "en" else _REMARK_ZH)
+        if side == "opp" and lang == "zh":
+            lang = "zht"  # opposition voices write Traditional Chinese / Cantonese
+        elif side == "pro" and lang == "zht" and camp.name != "hk_2019":
+            lang = "zh"
         link = r.random() < acct.style["link"] * 0.5
+        if link and r.random() < 0.35:
+            # sharing an article: the share button pre-fills its title, sometimes with a comment
+            text, lang = _headline(camp, acct, lang, r)
+            if r.random() < 0.4:
+                text = r.choice(_voice(acct, r)["remark_en" if lang == "en" else "remark_zh"]) + " " + text
+        else:
+            text = _organic_style(_organic_post(camp, side, lang, acct, r, kind != "ordinary" or r.random() < 0.6),
+                                  acct, r)
+            if r.random() < 0.03:  # slogans are repeated verbatim by many [e.g. 光復香港 時代革命]
+                text = text + "\n\n" + ("光復香港 時代革命" if side == "opp" and camp.name == "hk_2019" else
+                                        r.choice(_VOICE["remark_en" if lang == "en" else "remark_zh"]))
     elif kind == "journalist":
         side = "opp" if r.random() < 0.5 else "pro"
-        lang, pool = _lang_pool(_JOURNALIST[camp.name], lang)
-        text = _fill(r.choice(pool), r)
+        if lang == "en" or r.random() < 0.3:
+            g = dict(_J_EN, jquote=_JOURNALIST[camp.name]["en"])
+            text, lang = " ".join(_expand("{jstory}", g, r).split()), "en"
+            text = _fill(text, r)
+        else:
+            lang, pool = _lang_pool(_JOURNALIST[camp.name], lang)
+            g = dict(_J_ZH, jquote=pool)
+            text = _fill(_expand("{jstory}", g, r), r)
+            if lang == "zht":
+                text = text.translate(_TO_ZHT)
         link = r.random() < 0.6
     elif kind == "news":
         side = "news"
-        lang, pool = _lang_pool(_NEWS[camp.name], lang)
-        text = _fill(r.choice(pool), r)
+        text, lang = _headline(camp, acct, lang, r)
+        text = r.choice(["", "", "", "BREAKING: ", "Update: ", "JUST IN: ", "【快讯】"]) + text
         link = r.random() < 0.9
     elif kind == "quotes":
         text, lang = (r.choice(_PROVERBS_EN), "en") if r.random() < 0.6 else (r.choice(_QUOTES_ZH), "zh")
+        if r.random() < 0.5:  # people frame a quote in their own words
+            text = (_organic_post(camp, "pro", lang, acct, r, False) + " " + text)
         return _organic_style(text, acct, r), lang, [], []
     elif kind == "spam":
         lang = r.choice(list(_SPAM))
         return r.choice(_SPAM[lang]) + " https://t.co/" + _tco(r), lang, [], []
     else:  # daily
-        if lang == "en" or r.random() < 0.3:
-            text, lang = r.choice(_DAILY_EN), "en"
-        else:
-            text, lang = r.choice(_DAILY_ZH), "zh"
-        return _organic_style(text, acct, r), lang, [], []
+        if acct.label == IO and acct.persona != "breaker":
+            # IO small talk comes from the operators' shared pools [REAL CNHU]
+            if lang == "en" or r.random() < 0.3:
+                text, lang = r.choice(_DAILY_EN), "en"
+            else:
+                text, lang = r.choice(_DAILY_ZH), "zh"
+            return _organic_style(text, acct, r), lang, [], []
+        if r.random() < 0.05:  # greetings: the one kind of organic small talk everyone repeats
+            g = r.choice(_GREET[lang])
+            return _organic_style(g + r.choice(_EXCLAIM), acct, r), _lang_code(lang, g), [], []
+        text = _organic_style(_organic_post(camp, "pro", lang, acct, r, False), acct, r)
+        return text, _lang_code(lang, text), [], []
     if r.random() < acct.style["hashtag"]:
         tags = r.sample(_HASHTAGS[camp.name][side], k=min(len(_HASHTAGS[camp.name][side]), r.randint(1, 3)))
         text = text + " " + " ".join("#" + t for t in tags)
@@ -1139,12 +1640,18 @@ def make_interactions(camp: Campaign, dump: list[Account], originals: list[dict]
                       externals, rng, r) -> list[dict]:
     """Retweets, replies and quotes: they point at originals of the same dump or at externals.
 
-    IO amplifiers retweet core IO tweets within minutes [ASPI20]; organic users retweet each
-    other and popular outside accounts hours later.
+    Both classes retweet inside their dump and outside it; delays follow each account's
+    habits (see _retweet_habits). Organic attention is concentrated on popular accounts
+    (preferential attachment), so influencers and news feeds in the control dump collect
+    fast retweets from many fans, as IO core accounts do from amplifiers. In-dump retweets
+    also count toward the original's retweet/like counts, as they do in the releases [REAL].
     """
     targets = [t for t in originals if t.get("kind") in ("narrative", "camouflage", "patriot", "opposition",
                                                          "journalist", "news", "copypaste")]
     core_targets = [t for t in targets if t["acct"].persona in ("core", "repurposed", "camouflage", "breaker")]
+    pop_w = {id(pool): w / w.sum() for pool, w in (
+        (targets, np.sqrt(1.0 + np.asarray([t["acct"].followers for t in targets], float))),
+        (core_targets, np.ones(len(core_targets)))) if len(pool)}
     days, day_w = _day_grid(camp)
     out = []
     for idx, acct in enumerate(dump):
@@ -1156,19 +1663,22 @@ def make_interactions(camp: Campaign, dump: list[Account], originals: list[dict]
         if not pool:
             continue
         own_times = _sample_times(acct, n, days, day_w, rng)
-        picks = rng.choice(len(pool), size=n, replace=n > len(pool))
+        picks = rng.choice(len(pool), size=n, p=pop_w[id(pool)])
         for j in range(n):
             u = r.random()
             kind = "retweet" if u < 1 - persona.reply - persona.quote else ("reply" if u < 1 - persona.quote else "quote")
             # IO mostly amplifies its own network (plus state media); organic users half/half
-            inside = r.random() < (0.85 if acct.label == IO else 0.5)
+            inside = r.random() < acct.inside
             orig = pool[int(picks[j])]
             if orig["acct"] is acct:  # nobody retweets themselves here: take a neighbour
                 orig = pool[(int(picks[j]) + 1) % len(pool)]
             if inside and orig["acct"] is not acct:
-                # IO retweets follow within minutes; organic within hours to days.
-                delay = rng.lognormal(np.log(360), 0.9) if acct.label == IO else rng.lognormal(np.log(4 * 3600), 1.6)
-                ts = orig["ts"] + int(delay) + 60
+                ts = orig["ts"] + int(rng.lognormal(acct.rt_mu, acct.rt_sigma)) + 30
+                if acct.rt_batched:
+                    ts = _next_office_slot(ts, rng)
+                if kind == "retweet":  # the network's own retweets and likes are in the counts [REAL]
+                    q0, rp0, lk0, rt0 = orig["counts"]
+                    orig["counts"] = (q0, rp0, lk0 + int(r.random() < 0.5), rt0 + 1)
                 tuid, ttid, thandle, ttext = orig["acct"].userid, orig["id"], orig["acct"].screen_name, orig["text"]
                 ttags = orig["hashtags"]
             else:
@@ -1191,6 +1701,18 @@ def make_interactions(camp: Campaign, dump: list[Account], originals: list[dict]
                     out.append(_new_tweet(acct, ts, f"{text} https://t.co/{_tco(r)}", lang, r, quote=ttid,
                                           hashtags=tags, urls=urls, counts=_counts(acct, 1, rng)[0], kind="quote"))
     return out
+
+
+def _next_office_slot(ts: int, rng: np.random.Generator) -> int:
+    """First top of a Beijing office hour (weekdays 09-18, UTC+8) at or after ts, plus a few
+    minutes: scheduled amplification batches [ASPI20]."""
+    t = (int(ts) // 3600 + 1) * 3600
+    for _ in range(24 * 4):
+        g = time.gmtime(t + 8 * 3600)
+        if g.tm_wday < 5 and 9 <= g.tm_hour < 18:
+            break
+        t += 3600
+    return t + int(rng.integers(0, 1200))
 
 
 def make_dump_tweets(camp: Campaign, dump: list[Account], externals, rng, r) -> list[dict]:
@@ -1368,6 +1890,9 @@ def generate_sample(params: SampleParams, out_dir: Path) -> dict:
         r = random.Random(int(rng.integers(2**62)))
         accounts = make_accounts(camp, n, params.tweets_per_account, rng, r, params.seed, used)
         externals = _externals(camp, r)
+        bank = make_text_bank(camp, sum(a.label == IO for a in accounts), sum(a.label == CONTROL for a in accounts), r)
+        for a in accounts:
+            a.bank = bank
         summary[camp.name] = {}
         for label, fmt in ((IO, camp.io_format), (CONTROL, camp.control_format)):
             dump = [a for a in accounts if a.label == label]

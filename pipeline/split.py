@@ -2,8 +2,8 @@
 
 Held-out campaigns are the honest test: the model never saw the operation it is scored on,
 as with a new archive release. Inside the training campaigns, folds are grouped by creation
-batch (same campaign, label and creation day), so batch-registered near-twins never straddle
-a fold boundary.
+batch (same campaign, label and creation day) and by coordination cluster, transitively,
+so batch-registered or coordinated near-twins never straddle a fold boundary.
 """
 
 from __future__ import annotations
@@ -22,10 +22,31 @@ from pipeline.io import atomic_path
 
 
 def group_keys(accounts: pd.DataFrame) -> pd.Series:
-    """Creation-batch group per account; accounts without a creation date are their own group."""
+    """Group per account: accounts linked by a creation batch (campaign, label, creation day)
+    or by a coordination cluster share a group, transitively; the rest are their own group.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(accounts)
     date = accounts["account_creation_date"].astype("string")
-    key = accounts["campaign"].astype("string") + "|" + accounts["label"].astype("string") + "|" + date
-    return key.fillna("acct|" + accounts["userid"].astype("string"))
+    batch = ("b|" + accounts["campaign"].astype("string") + "|" + accounts["label"].astype("string") + "|" + date)
+    keys = [batch]
+    if "coord_cluster" in accounts:
+        cl = accounts["coord_cluster"].astype("string")
+        keys.append(("c|" + cl).where(cl.fillna("") != "", pd.NA))
+    # Bipartite graph accounts — keys; its components are the groups.
+    codes, rows = [], []
+    for k in keys:
+        ok = k.notna().to_numpy()
+        codes.append(k[ok].to_numpy())
+        rows.append(np.nonzero(ok)[0])
+    all_keys = np.concatenate(codes) if codes else np.array([])
+    uniq, key_idx = np.unique(all_keys.astype(str), return_inverse=True)
+    r = np.concatenate(rows)
+    graph = coo_matrix((np.ones(len(r)), (r, n + key_idx)), shape=(n + len(uniq), n + len(uniq)))
+    _, labels = connected_components(graph, directed=False)
+    return pd.Series([f"g{lab}" for lab in labels[:n]], index=accounts.index)
 
 
 def make_split(accounts: pd.DataFrame, params: SplitParams) -> pd.DataFrame:
@@ -59,10 +80,13 @@ def make_split(accounts: pd.DataFrame, params: SplitParams) -> pd.DataFrame:
     return out.sort_values("userid").reset_index(drop=True)
 
 
-def run_split(accounts_path: Path, out_path: Path, params: SplitParams) -> pd.DataFrame:
+def run_split(accounts_path: Path, out_path: Path, params: SplitParams, features_path: Path | None = None) -> pd.DataFrame:
     accounts = pq.read_table(
         accounts_path, columns=["userid", "campaign", "label", "account_creation_date"]
     ).to_pandas()
+    if features_path is not None:
+        clusters = pq.read_table(features_path, columns=["userid", "coord_cluster"]).to_pandas()
+        accounts = accounts.merge(clusters, on="userid", how="left", validate="one_to_one")
     split = make_split(accounts, params)
     with atomic_path(out_path) as tmp:
         pq.write_table(pa.Table.from_pandas(split, preserve_index=False), tmp)

@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Params
 from pipeline.errors import InputError
-from pipeline.evaluate import evaluate_predictions, headline_line, plot_curves, write_outputs
+from pipeline.evaluate import draw_plots, evaluate_models, headline_line, write_outputs
 from pipeline.features.build import feature_columns
-from pipeline.models.gbm import load_gbm, save_gbm, train_gbm
+from pipeline.io import atomic_path
+from pipeline.models.gbm import save_gbm, train_gbm, train_loco
 from pipeline.scoring import GbmScorer
 from pipeline import tracking
 
@@ -36,6 +37,9 @@ def stage_train_gbm(features_path: Path, split_path: Path, out_dir: Path, params
     features = model_features(feature_columns(list(frame.columns.drop(["role", "fold", "group"]))), params.train_gbm.exclude_features)
     result = train_gbm(train, features, params.train_gbm, params.evaluate)
     save_gbm(result, out_dir, params.train_gbm)
+    loco = train_loco(frame, features, params.train_gbm, result.booster.num_trees(), result.calibration)
+    with atomic_path(out_dir / "loco.parquet") as tmp:
+        loco.to_parquet(tmp, index=False)
     return f"trained LightGBM on {len(train)} accounts, {len(features)} features, {result.booster.num_trees()} trees"
 
 
@@ -44,22 +48,26 @@ def stage_evaluate(
     predictions_path: Path, plots_dir: Path, params: Params, params_path: Path,
 ) -> str:
     frame = _labelled(features_path, split_path)
-    booster, meta = load_gbm(model_dir)
-    frame["score"] = GbmScorer.load(model_dir).score(frame)
-    oof = pd.read_parquet(model_dir / "oof.parquet")
+    scorer = GbmScorer.load(model_dir)
+    frame["score"] = scorer.score(frame)
+    lang = frame[["userid", "main_language"]]
     test = frame[frame["role"] == "test"]
-    oof = oof.merge(frame[["userid", "main_language"]], on="userid", how="left")
-    metrics = evaluate_predictions(test, oof, meta["threshold"], params.evaluate)
+    oof = pd.read_parquet(model_dir / "oof.parquet").merge(lang, on="userid", how="left")
+    loco_path = model_dir / "loco.parquet"
+    loco = pd.read_parquet(loco_path).merge(lang, on="userid", how="left") if loco_path.exists() else None
+    preds = {"gbm": {"test": test, "oof": oof, "loco": loco, "threshold": scorer.threshold}}
+    metrics = evaluate_models(preds, "gbm", params.evaluate)
 
     # Per-account predictions: held-out scores from the final model, training scores out of fold.
     cols = ["userid", "campaign", "label", "main_language"]
     predictions = pd.concat([
         test[cols + ["score"]].assign(split="holdout"),
         oof[cols + ["score"]].assign(split="oof"),
-    ], ignore_index=True)
-    predictions["predicted"] = predictions["score"] >= meta["threshold"]
+    ], ignore_index=True).assign(model="gbm")
+    predictions["predicted"] = predictions["score"] >= scorer.threshold
     write_outputs(metrics, predictions, metrics_path, predictions_path)
-    plot_curves(test, plots_dir, "held-out campaigns")
+    held = predictions[predictions["split"] == "holdout"]
+    draw_plots(held, plots_dir, scorer.threshold, scorer.booster, scorer.features, scorer.matrix(test))
     return headline_line(metrics)
 
 
@@ -81,7 +89,8 @@ def stage_register(
     save_model_folder(gbm_dir, params.features, example, out_dir)
 
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    flat = {tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()}
+    flat = {tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
     predictions = pd.read_parquet(predictions_path)
     meta = json.loads((gbm_dir / "meta.json").read_text(encoding="utf-8"))
     root = tracking.repo_root(params_path.resolve().parent)
@@ -97,6 +106,7 @@ def stage_register(
         mlflow.log_params({k: str(v)[:500] for k, v in tracking.flatten(params.model_dump(exclude={"data"}, by_alias=True)).items()})
         mlflow.log_param("data.dumps", json.dumps([d.model_dump() for d in params.data.dumps])[:6000])
         mlflow.log_metrics(flat)
+        mlflow.set_tag("statelink.primary_model", metrics.get("primary_model", "gbm"))
         roster = accounts.select(["userid", "campaign", "label"]).to_pandas()
         mlflow.log_input(mlflow.data.from_pandas(roster, source=str(interim_dir / "accounts.parquet"), name="accounts"), context="training")
         mlflow.log_artifact(str(predictions_path), artifact_path="predictions")

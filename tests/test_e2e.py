@@ -60,8 +60,10 @@ def test_repro_reports_holdout_metrics(repro):
     h = metrics["holdout"]
     assert 0.5 < h["roc_auc"] <= 1.0 and 0 < h["pr_auc"] <= 1.0
     assert "covid_2020" in metrics["holdout_by_campaign"]
-    assert "held-out ROC-AUC" in first.stdout
-    for plot in ("roc.png", "pr.png"):
+    assert "held-out (gbm) ROC-AUC" in first.stdout
+    assert set(metrics["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021"}
+    assert "gbm" in metrics["models"] and metrics["primary_model"] == "gbm"
+    for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "score_hist.png", "importance.png", "shap_summary.png"):
         assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -84,3 +84,18 @@ def test_gbm_learns_a_signal_and_round_trips(tmp_path):
     np.testing.assert_allclose(booster.predict(X), res.booster.predict(X))
     assert meta["features"] == ["signal", "noise"] and 0 < meta["threshold"] < 1
     assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_split_keeps_coordination_clusters_together_transitively():
+    acc = _accounts()
+    # Three control accounts with unrelated creation dates, chained by one cluster id,
+    # plus an IO account that shares a batch with one of them via the cluster.
+    acc.loc[acc.userid.isin(["a0", "a2", "a4"]), "label"] = "control"
+    acc["coord_cluster"] = ""
+    acc.loc[acc.userid.isin(["a0", "a2", "a4", "a1"]), "coord_cluster"] = "c:a0"
+    s = make_split(acc, SplitParams(holdout_campaigns=["c"], n_folds=3))
+    linked = s[s.userid.isin(["a0", "a2", "a4", "a1"])]
+    assert linked["group"].nunique() == 1 and linked["fold"].nunique() == 1
+    # a1's whole creation batch (a1, a3, a5, a7, a9) joins the same group through a1.
+    batch = s[s.userid.isin(["a3", "a5", "a7", "a9"])]
+    assert set(batch["group"]) == set(linked["group"])

@@ -17,16 +17,17 @@ import pyarrow.parquet as pq
 
 from pipeline.config import EvaluateParams, TrainGbmParams
 from pipeline.io import atomic_path, write_json
-from pipeline.metrics import threshold_for_precision
+from pipeline.metrics import apply_platt, fit_platt, threshold_for_precision
 
 
 @dataclass
 class GbmResult:
     booster: lgb.Booster
     features: list[str]
-    oof: pd.DataFrame  # userid, campaign, label, fold, score
+    oof: pd.DataFrame  # userid, campaign, label, fold, raw_score, score (calibrated)
     best_iterations: list[int]
-    threshold: float
+    threshold: float  # on the calibrated score
+    calibration: tuple[float, float]  # Platt slope, intercept
 
 
 def lgb_params(p: TrainGbmParams) -> dict:
@@ -76,9 +77,36 @@ def train_gbm(
     final = lgb.train(
         params, lgb.Dataset(X, y, weight=_balanced_weights(y), feature_name=features), num_boost_round=n_rounds
     )
+    platt = fit_platt(y, oof)
+    calibrated = apply_platt(oof, *platt)
     oof_frame = frame[["userid", "campaign", "label", "fold"]].copy()
-    oof_frame["score"] = oof
-    return GbmResult(final, features, oof_frame, best, threshold_for_precision(y, oof, ev.target_precision))
+    oof_frame["raw_score"] = oof
+    oof_frame["score"] = calibrated
+    threshold = threshold_for_precision(y, calibrated, ev.target_precision)
+    return GbmResult(final, features, oof_frame, best, threshold, platt)
+
+
+def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_rounds: int,
+               calibration: tuple[float, float]) -> pd.DataFrame:
+    """Leave-one-campaign-out: each campaign scored by a model trained on all the others.
+
+    `frame` holds every labelled account (train and held-out). Rounds are fixed to the main
+    model's, so no campaign's own labels tune the model that scores it.
+    """
+    rows = []
+    X = frame[features].to_numpy(dtype=np.float64)
+    y = (frame["label"] == "state_linked").astype(int).to_numpy()
+    campaigns = frame["campaign"].to_numpy()
+    for campaign in sorted(set(campaigns)):
+        tr, te = campaigns != campaign, campaigns == campaign
+        if len(set(y[tr])) < 2:
+            continue
+        booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features),
+                            num_boost_round=n_rounds)
+        part = frame.loc[te, ["userid", "campaign", "label"]].copy()
+        part["score"] = apply_platt(booster.predict(X[te]), *calibration)
+        rows.append(part)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["userid", "campaign", "label", "score"])
 
 
 def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams) -> None:
@@ -88,6 +116,7 @@ def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams) -> None:
     write_json(out_dir / "meta.json", {
         "features": result.features,
         "threshold": result.threshold,
+        "calibration": {"method": "platt", "slope": result.calibration[0], "intercept": result.calibration[1]},
         "best_iterations": result.best_iterations,
         "num_trees": result.booster.num_trees(),
         "params": params.model_dump(),
