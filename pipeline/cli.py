@@ -265,7 +265,8 @@ def ui(
     cfg = _params(params).tracking if params.exists() else TrackingParams()
     root = tracking.repo_root(params.resolve().parent)
     uri = tracking.resolve_tracking_uri(cfg, root)
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    # Lean: one worker, no background job execution, telemetry off.
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"]
     typer.echo(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C to stop")
     raise typer.Exit(subprocess.call(cmd, env=env))

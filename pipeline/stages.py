@@ -93,7 +93,8 @@ def stage_register(
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
     predictions = pd.read_parquet(predictions_path)
     meta = json.loads((gbm_dir / "meta.json").read_text(encoding="utf-8"))
-    root = tracking.repo_root(params_path.resolve().parent)
+    here = params_path.resolve().parent  # the workspace being run (a temp clone for queued experiments)
+    root = tracking.repo_root(here)
     mlflow = tracking.setup(params.tracking, root)
     import mlflow.data
     import mlflow.lightgbm
@@ -102,7 +103,7 @@ def stage_register(
     client = MlflowClient()
     name = params.tracking.registered_model
     previous = champion_metric(client, name, params.register_.metric)
-    with mlflow.start_run(run_name=tracking.run_name(root), tags=tracking.run_tags(root)) as run:
+    with mlflow.start_run(run_name=tracking.run_name(here), tags=tracking.run_tags(here)) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in tracking.flatten(params.model_dump(exclude={"data"}, by_alias=True)).items()})
         mlflow.log_param("data.dumps", json.dumps([d.model_dump() for d in params.data.dumps])[:6000])
         mlflow.log_metrics(flat)

@@ -24,8 +24,15 @@ def quiet_mlflow() -> None:
 
 
 def repo_root(start: Path | None = None) -> Path:
-    """The main work tree, also from a `dvc exp run --queue` temp workspace."""
-    start = start or Path.cwd()
+    """The main work tree, also from a `dvc exp run --queue` temp workspace.
+
+    Queued experiments run in a temporary clone under `<repo>/.dvc/tmp/exps/`; their runs
+    belong in the main repository's store, beside the runs of `dvc repro`.
+    """
+    start = (start or Path.cwd()).resolve()
+    marker = f"{Path('.dvc', 'tmp', 'exps')}"
+    if marker in str(start):
+        return Path(str(start).split(marker)[0])
     try:
         common = subprocess.run(
             ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],

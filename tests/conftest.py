@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -14,6 +17,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+_SKIP = {".git", ".venv", "data", "reports", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__", "test-artifacts"}
 SHARED_SAMPLES = REPO.parent / "shared" / "real-samples"
 
 
@@ -88,3 +93,41 @@ def trained_model(tmp_path_factory):
     tweets = pq.read_table(work / "interim" / "tweets.parquet", filters=[("userid", "in", accounts.column("userid").to_pylist())])
     save_model_folder(work / "gbm", params.features, example_input(model_input(accounts, tweets)), work / "statelink")
     return {"dir": work, "model": work / "statelink", "raw": work / "raw", "interim": work / "interim"}
+
+
+def run_cmd(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res
+
+
+def _copy_repo(dst: Path) -> None:
+    for item in REPO.iterdir():
+        if item.name in _SKIP or item.name.endswith(".egg-info") or item.name == "models":
+            continue
+        if item.is_dir():
+            shutil.copytree(item, dst / item.name, ignore=shutil.ignore_patterns("__pycache__", "cache", "tmp"))
+        else:
+            shutil.copy2(item, dst / item.name)
+    (dst / "models").mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def repro_workspace(tmp_path_factory):
+    """A temporary copy of the repository after one `dvc repro` on a small sample."""
+    import yaml
+
+    work = tmp_path_factory.mktemp("repo")
+    _copy_repo(work)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["sample"]["n_accounts"] = 400
+    params["sample"]["tweets_per_account"] = 15
+    params["split"]["n_folds"] = 3
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    run_cmd(["git", "init", "-q"], work, env)
+    run_cmd(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], work, env)
+    run_cmd(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], work, env)
+    first = run_cmd([str(BIN / "dvc"), "repro"], work, env)
+    return work, env, first

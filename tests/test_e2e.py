@@ -3,55 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from tests.conftest import BIN, run_cmd
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
-SKIP = {".git", ".venv", "data", "reports", "mlflow.db", "mlartifacts", "mlruns", ".pytest_cache", "__pycache__"}
-
-
-def _copy_repo(dst: Path) -> None:
-    for item in REPO.iterdir():
-        if item.name in SKIP or item.name.endswith(".egg-info"):
-            continue
-        if item.is_dir():
-            shutil.copytree(item, dst / item.name, ignore=shutil.ignore_patterns("__pycache__", "cache", "tmp", "gbm"))
-        else:
-            shutil.copy2(item, dst / item.name)
-
-
-def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-    return res
-
 
 @pytest.fixture(scope="module")
-def repro(tmp_path_factory):
-    work = tmp_path_factory.mktemp("repo")
-    _copy_repo(work)
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["sample"]["n_accounts"] = 400
-    params["sample"]["tweets_per_account"] = 15
-    params["split"]["n_folds"] = 3
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    _run(["git", "init", "-q"], work, env)
-    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], work, env)
-    _run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], work, env)
-    first = _run([str(BIN / "dvc"), "repro"], work, env)
-    return work, env, first
+def repro(repro_workspace):
+    return repro_workspace
 
 
 def test_repro_reports_holdout_metrics(repro):
@@ -124,5 +86,5 @@ def test_model_folder_scores_a_raw_dump_like_the_evaluate_stage(repro):
 
 def test_second_repro_is_a_no_op(repro):
     work, env, _ = repro
-    res = _run([str(BIN / "dvc"), "repro"], work, env)
+    res = run_cmd([str(BIN / "dvc"), "repro"], work, env)
     assert "didn't change" in res.stdout or "up to date" in res.stdout.lower()
