@@ -6,12 +6,23 @@ file; anything else is skipped and listed in the report. Readable containers: ``
 ``.csv.gz``, ``.jsonl``/``.json``/``.ndjson`` (Twitter API v1.1 objects, one per line, plain
 or gzipped) and ``.zip`` (members are streamed, never extracted).
 
+Files are UTF-8 (a UTF-8 byte-order mark is dropped); a file that starts with a UTF-16 or
+UTF-32 byte-order mark is decoded as such (with a warning in the report). There is no
+guessing of other encodings: a line that is not valid UTF-8 is quarantined, and a file where
+at least 10 records, and more than half of them, are not UTF-8 (GB18030, Big5, Latin-1...)
+raises InputError asking for it to be re-encoded.
+
 Rows that cannot be read go to ``quarantine.csv`` with the file, the line where the record
 starts (header = line 1), the reason and the raw text; for every file
-``rows_read + rows_quarantined`` equals the number of records in it. A problem with a whole
-file (missing required column, corrupt gzip/zip, unsafe zip member) raises InputError and
-leaves no output behind: every output is written to a temporary file and renamed into place
-only when the whole ingest succeeded (``ingest_report.json`` is renamed last).
+``rows_read + rows_quarantined`` equals the number of records in it (records as Python's
+``csv`` module delimits them; blank lines are not records). A problem with a whole file
+(missing required column, corrupt gzip/zip, unsafe zip member, wrong encoding) raises
+InputError and leaves no output behind: every output is written to a temporary file and
+renamed into place only when the whole ingest succeeded. A previous run's
+``ingest_report.json`` is removed just before the renames and the new one is renamed last,
+so a report is only ever beside the three files of its own run. An output that cannot be
+written (no space, a file where the folder should be, no permission) raises OutputError
+naming the path. Logs and progress lines carry counts and file names, never row content.
 
 Memory does not grow with the number of tweets except for the set of tweet ids used to
 drop duplicates; accounts are held in a dict (they are few).
@@ -20,11 +31,14 @@ drop duplicates; accounts are held in a dict (they are few).
 from __future__ import annotations
 
 import ast
+import codecs
 import contextlib
 import csv
+import errno
 import functools
 import itertools
 import gzip
+import io
 import json
 import re
 import sys
@@ -43,7 +57,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import DumpSpec, IngestParams
-from pipeline.errors import ConfigError, InputError
+from pipeline.errors import ConfigError, InputError, StatelinkError
 from pipeline.io import atomic_path
 from pipeline.schema import (
     ACCOUNTS_SCHEMA,
@@ -64,7 +78,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _json_loads = json.loads
     _JSON_ERRORS = (json.JSONDecodeError, UnicodeDecodeError)
 
-__all__ = ["FileReport", "IngestReport", "discover_files", "ingest_dumps"]
+__all__ = ["FileReport", "IngestReport", "OutputError", "discover_files", "ingest_dumps"]
 
 RAW_MAX_CHARS = 4096  # raw text kept per quarantined record
 _RAW_MAX_LINES = 64  # physical lines buffered per record for the quarantine's raw text
@@ -78,6 +92,16 @@ _CSV_EXT = (".csv", ".csv.gz")
 _JSON_EXT = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 _ZIP_EXT = (".zip",)
 _READABLE_EXT = _CSV_EXT + _JSON_EXT
+
+# A file where at least this many records, and more than half of them, are not UTF-8 is
+# in another encoding (GB18030, Big5, Latin-1...): refused as a whole rather than quarantined.
+_WRONG_ENCODING_MIN_RECORDS = 10
+# Byte-order marks of the encodings decoded besides UTF-8 (UTF-32 first: its LE mark starts
+# with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 _TWEET_DATA_COLUMNS = [f.name for f in TWEETS_SCHEMA][:-3]  # all but campaign/label/source_file
 _EPOCH = date(1970, 1, 1)
@@ -116,6 +140,24 @@ class IngestReport:
         return d
 
 
+class OutputError(StatelinkError):
+    """An output that cannot be written (no space, not a folder, no permission): names the path."""
+
+
+def _output_error(exc: OSError, where: Path | str) -> OutputError:
+    path = exc.filename or where
+    if exc.errno == errno.ENOSPC:
+        msg = f"No space left on the device while writing {path}; free some space or choose another output folder."
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        msg = f"Cannot write {path}: permission denied or read-only file system; choose another output folder."
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in (Path(where), *Path(where).parents) if p.exists() and not p.is_dir()), path)
+        msg = f"Cannot create the output folder {where}: {blocker} is a file, not a folder."
+    else:
+        msg = f"Cannot write {path}: {exc.strerror or exc}."
+    return OutputError(msg)
+
+
 def discover_files(path: str) -> list[tuple[Path, str]]:
     """The dump files under `path` (a folder, searched recursively; a glob; or one file).
 
@@ -147,47 +189,53 @@ def ingest_dumps(
     # Discover everything first, so a bad path fails before any work is done.
     plan = [(spec, *_discover(spec[0])) for spec in specs]
 
-    state = _State(params, progress)
-    with contextlib.ExitStack() as stack:
-        # Renames happen in reverse order of entry: the report appears last, so its
-        # presence means the other three files are complete and from the same run.
-        report_tmp = stack.enter_context(atomic_path(out_dir / "ingest_report.json"))
-        accounts_tmp = stack.enter_context(atomic_path(out_dir / "accounts.parquet"))
-        tweets_tmp = stack.enter_context(atomic_path(out_dir / "tweets.parquet"))
-        quarantine_tmp = stack.enter_context(atomic_path(out_dir / "quarantine.csv"))
+    state = _State(params, progress, out_dir)
+    try:
+        with contextlib.ExitStack() as stack:
+            # Renames happen in reverse order of entry: the report appears last, so its
+            # presence means the other three files are complete and from the same run.
+            report_tmp = stack.enter_context(atomic_path(out_dir / "ingest_report.json"))
+            accounts_tmp = stack.enter_context(atomic_path(out_dir / "accounts.parquet"))
+            tweets_tmp = stack.enter_context(atomic_path(out_dir / "tweets.parquet"))
+            quarantine_tmp = stack.enter_context(atomic_path(out_dir / "quarantine.csv"))
 
-        with open(quarantine_tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as qfh:
-            state.quarantine_writer = csv.writer(qfh)
-            state.quarantine_writer.writerow(QUARANTINE_COLUMNS)
-            writer = pq.ParquetWriter(tweets_tmp, TWEETS_SCHEMA, compression="zstd")
-            try:
-                state.tweets_writer = writer
-                for spec, files, skipped in plan:
-                    state.skipped.extend(skipped)
-                    for path, kind in files:
-                        if kind == "zip":
-                            _read_zip(state, spec, path)
-                        else:
-                            _read_file(state, spec, path, kind, str(path), lambda p=path: _open_binary(p))
-                state.flush_tweets()
-            finally:
-                writer.close()
+            with open(quarantine_tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as qfh:
+                state.quarantine_writer = csv.writer(qfh)
+                state.quarantine_writer.writerow(QUARANTINE_COLUMNS)
+                writer = pq.ParquetWriter(tweets_tmp, TWEETS_SCHEMA, compression="zstd")
+                try:
+                    state.tweets_writer = writer
+                    for spec, files, skipped in plan:
+                        state.skipped.extend(skipped)
+                        for path, kind in files:
+                            if kind == "zip":
+                                _read_zip(state, spec, path)
+                            else:
+                                _read_file(state, spec, path, kind, str(path), lambda p=path: _open_binary(p))
+                    state.flush_tweets()
+                finally:
+                    writer.close()
 
-        accounts = state.build_accounts()
-        pq.write_table(accounts, accounts_tmp, compression="zstd")
-        report = IngestReport(
-            files=state.file_reports,
-            accounts=accounts.num_rows,
-            tweets=state.tweets_written,
-            quarantined=state.quarantined,
-            out_dir=out_dir,
-            skipped=state.skipped,
-            warnings=state.warnings,
-            accounts_from_users_files=state.n_from_users,
-            accounts_rebuilt_from_tweets=accounts.num_rows - state.n_from_users,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        report_tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            accounts = state.build_accounts()
+            pq.write_table(accounts, accounts_tmp, compression="zstd")
+            report = IngestReport(
+                files=state.file_reports,
+                accounts=accounts.num_rows,
+                tweets=state.tweets_written,
+                quarantined=state.quarantined,
+                out_dir=out_dir,
+                skipped=state.skipped,
+                warnings=state.warnings,
+                accounts_from_users_files=state.n_from_users,
+                accounts_rebuilt_from_tweets=accounts.num_rows - state.n_from_users,
+                seconds=round(time.perf_counter() - started, 3),
+            )
+            report_tmp.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            # Everything is written; the renames follow. Drop a previous run's report first, so
+            # that a rename failing part-way leaves no report vouching for a mixed set of files.
+            (out_dir / "ingest_report.json").unlink(missing_ok=True)
+    except OSError as exc:  # reads raise InputError; what is left is writing the outputs
+        raise _output_error(exc, out_dir) from exc
     if progress:
         print(
             f"ingest: {report.accounts} accounts, {report.tweets} tweets, {report.quarantined} rows "
@@ -282,7 +330,8 @@ def _discover(path: str) -> tuple[list[tuple[Path, str]], list[str]]:
 def _sniff_kind(f: Path, ext: str) -> str | None:
     """Kind of an explicitly named file whose name does not say: from its first line."""
     try:
-        with _open_binary(f) as fh:
+        with _open_binary(f) as raw_fh:
+            fh, _enc = _utf8_stream(raw_fh)
             first = fh.readline(1 << 20).decode("utf-8", "replace").lstrip("\ufeff")
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{f} cannot be read: {exc}.") from exc
@@ -394,6 +443,9 @@ def _norm_id(s: str) -> str | None:
     return s
 
 
+_INT64_MAX = (1 << 63) - 1  # counts are stored as int64
+
+
 def _count(s: str, col: str) -> int | None:
     if not s:
         return None
@@ -409,6 +461,8 @@ def _count(s: str, col: str) -> int | None:
         v = int(f)
     if v < 0:
         raise _RowError(f"negative {col}: {v}")
+    if v > _INT64_MAX:
+        raise _RowError(f"{col} out of range: {s[:40]!r}")
     return v
 
 
@@ -580,8 +634,10 @@ def _column(values: Any, typ: pa.DataType) -> pa.Array:
 
 
 class _State:
-    def __init__(self, params: IngestParams, progress: bool) -> None:
+    def __init__(self, params: IngestParams, progress: bool, out_dir: Path = Path(".")) -> None:
         self.params = params
+        self.out_dir = out_dir
+        self.bad_utf8 = 0  # records quarantined as invalid UTF-8, all files
         self.progress = progress
         self.quarantine_writer: Any = None
         self.tweets_writer: pq.ParquetWriter | None = None
@@ -604,8 +660,13 @@ class _State:
     def quarantine(self, file: str, line: int, reason: str, raw: str) -> None:
         if len(raw) > RAW_MAX_CHARS:
             raw = raw[:RAW_MAX_CHARS] + "…[truncated]"
-        self.quarantine_writer.writerow((file, line, reason, raw.replace("\x00", "\\x00")))
+        try:
+            self.quarantine_writer.writerow((file, line, reason, raw.replace("\x00", "\\x00")))
+        except OSError as exc:  # raised here, it would read as an input error of the file
+            raise _output_error(exc, self.out_dir / "quarantine.csv") from exc
         self.quarantined += 1
+        if reason == "invalid UTF-8":
+            self.bad_utf8 += 1
 
     def flush_tweets(self) -> None:
         if not self.batch:
@@ -613,7 +674,10 @@ class _State:
         cols = list(zip(*self.batch))
         arrays = [_column(col, f.type) for col, f in zip(cols, TWEETS_SCHEMA)]
         assert self.tweets_writer is not None
-        self.tweets_writer.write_table(pa.Table.from_arrays(arrays, schema=TWEETS_SCHEMA))
+        try:
+            self.tweets_writer.write_table(pa.Table.from_arrays(arrays, schema=TWEETS_SCHEMA))
+        except OSError as exc:  # raised here, it would read as an input error of the file
+            raise _output_error(exc, self.out_dir / "tweets.parquet") from exc
         self.tweets_written += len(self.batch)
         self.batch = []
         if self.progress:
@@ -741,6 +805,45 @@ def _blocks(fh: IO[bytes], st: _LineState) -> Iterator[list[str]]:
     st.eof = True
 
 
+class _Utf8Recoder(io.RawIOBase):
+    """A UTF-16/UTF-32 byte stream (with its BOM) read as UTF-8 bytes. Unpaired surrogates
+    come out as invalid UTF-8, so their lines are quarantined like any invalid UTF-8."""
+
+    def __init__(self, fh: IO[bytes], encoding: str) -> None:
+        self._fh = fh
+        self._dec = codecs.getincrementaldecoder(encoding)(errors="surrogatepass")
+        self._buf = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._eof:
+            chunk = self._fh.read(1 << 16)
+            try:
+                text = self._dec.decode(chunk, final=not chunk)
+                self._buf = text.encode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:  # an odd byte at the end: a last, invalid line
+                self._buf = b"\xff"
+            self._eof = not chunk
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def _utf8_stream(fh: IO[bytes]) -> tuple[IO[bytes], str | None]:
+    """`fh`, or a UTF-8 view of it when it starts with a UTF-16 or UTF-32 byte-order mark
+    (Excel's "Unicode text" export). Files without a mark are read as UTF-8."""
+    peek = getattr(fh, "peek", None)
+    head = peek(4)[:4] if peek is not None else b""
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return io.BufferedReader(_Utf8Recoder(fh, encoding), _BLOCK_BYTES), encoding  # type: ignore[arg-type]
+    return fh, None
+
+
 def _split_lf(data: bytes) -> list[bytes]:
     parts = data.split(b"\n")
     tail = parts.pop()
@@ -762,9 +865,12 @@ def _read_file(
     opener: Callable[[], IO[bytes]],
 ) -> None:
     report = FileReport(file=label, kind=kind, rows_read=0, rows_quarantined=0)
-    q0 = state.quarantined
+    q0, bad0 = state.quarantined, state.bad_utf8
     try:
-        with opener() as fh:
+        with opener() as raw_fh:
+            fh, encoding = _utf8_stream(raw_fh)
+            if encoding:
+                state.warnings.append(f"{label} is {encoding.upper()} (byte-order mark); decoded it.")
             ext = _ext_of(path.name) or ".csv"
             if ext in _JSON_EXT:
                 _read_jsonl(state, spec, fh, kind, label, report)
@@ -777,6 +883,13 @@ def _read_file(
     except OSError as exc:
         raise InputError(f"{label} cannot be read: {exc}.") from exc
     report.rows_quarantined = state.quarantined - q0
+    bad = state.bad_utf8 - bad0
+    records = report.rows_read + report.rows_quarantined
+    if bad >= _WRONG_ENCODING_MIN_RECORDS and 2 * bad > records:
+        raise InputError(
+            f"{label} is not UTF-8: {bad} of its {records} records hold invalid UTF-8 (GB18030, Big5 or "
+            "Latin-1?); re-encode it as UTF-8, e.g. with iconv -f GB18030 -t UTF-8."
+        )
     state.file_reports.append(report)
     if state.progress:
         print(f"ingest: {label}: {report.rows_read} rows read, {report.rows_quarantined} quarantined", file=sys.stderr)
@@ -949,8 +1062,8 @@ def _profile_converter(idx: dict[str, int], width: int) -> Callable[[list[str]],
             r[i_loc] or None,
             r[i_desc] or None,
             r[i_url] or None,
-            int(fol) if fol.isdigit() else cnt(fol, "follower_count"),
-            int(fing) if fing.isdigit() else cnt(fing, "following_count"),
+            int(fol) if len(fol) < 19 and fol.isdecimal() else cnt(fol, "follower_count"),
+            int(fing) if len(fing) < 19 and fing.isdecimal() else cnt(fing, "following_count"),
             dget(acd) if acd in _day_cache else _date(acd, "account_creation_date"),
             r[i_lang] or None,
         )
@@ -1010,10 +1123,10 @@ def _tweet_converter(idx: dict[str, int], width: int) -> Callable[[list[str]], t
             (rtt if rtt.isdigit() else nid(rtt)) if rtt else None,
             None if lat == "absent" else coord(lat, "latitude"),
             None if lon == "absent" else coord(lon, "longitude"),
-            int(qc) if qc.isdigit() else cnt(qc, "quote_count"),
-            int(rc) if rc.isdigit() else cnt(rc, "reply_count"),
-            int(lc) if lc.isdigit() else cnt(lc, "like_count"),
-            int(rtc) if rtc.isdigit() else cnt(rtc, "retweet_count"),
+            int(qc) if len(qc) < 19 and qc.isdecimal() else cnt(qc, "quote_count"),
+            int(rc) if len(rc) < 19 and rc.isdecimal() else cnt(rc, "reply_count"),
+            int(lc) if len(lc) < 19 and lc.isdecimal() else cnt(lc, "like_count"),
+            int(rtc) if len(rtc) < 19 and rtc.isdecimal() else cnt(rtc, "retweet_count"),
             [] if ht == "[]" else lst(ht, "hashtags"),
             [] if urls == "[]" else lst(urls, "urls"),
             [] if um == "[]" else lst(um, "user_mentions", True),
@@ -1059,6 +1172,8 @@ def _jcount(obj: dict[str, Any], key: str) -> int | None:
         return _count(str(v), key)
     if v < 0:
         raise _RowError(f"negative {key}: {v}")
+    if v > _INT64_MAX:
+        raise _RowError(f"{key} out of range: {v}")
     return v
 
 
@@ -1109,9 +1224,9 @@ def _v1_tweet(o: dict[str, Any]) -> tuple[tuple[Any, ...], str, tuple[Any, ...]]
     coords = o.get("coordinates")
     if isinstance(coords, dict) and isinstance(coords.get("coordinates"), list) and len(coords["coordinates"]) == 2:
         lon, lat = (float(x) for x in coords["coordinates"])  # GeoJSON order: longitude, latitude
-    hashtags = [h.get("text") for h in ents.get("hashtags") or [] if isinstance(h, dict) and h.get("text")]
+    hashtags = [str(h.get("text")) for h in ents.get("hashtags") or [] if isinstance(h, dict) and h.get("text")]
     urls = [
-        u.get("expanded_url") or u.get("url")
+        str(u.get("expanded_url") or u.get("url"))
         for u in ents.get("urls") or []
         if isinstance(u, dict) and (u.get("expanded_url") or u.get("url"))
     ]

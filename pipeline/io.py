@@ -33,3 +33,38 @@ def atomic_path(target: Path | str) -> Iterator[Path]:
 def write_json(target: Path | str, payload: Any) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+
+
+def publish_dir(tmp: Path, out_dir: Path) -> None:
+    """Make a finished temp folder world-readable and rename it onto `out_dir` atomically.
+
+    An older `out_dir` is replaced only once the new one is in place (restored on failure).
+    safetensors and mkdtemp create 0600/0700 entries, which DVC's cache would keep.
+    """
+    import shutil
+    import uuid
+
+    for f in tmp.rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    tmp.chmod(0o755)
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()

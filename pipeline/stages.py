@@ -95,9 +95,9 @@ def stage_register(
     meta = json.loads((gbm_dir / "meta.json").read_text(encoding="utf-8"))
     here = params_path.resolve().parent  # the workspace being run (a temp clone for queued experiments)
     root = tracking.repo_root(here)
-    mlflow = tracking.setup(params.tracking, root)
+    tracking.setup(params.tracking, root)
+    import mlflow
     import mlflow.data
-    import mlflow.lightgbm
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()

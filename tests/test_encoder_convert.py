@@ -11,7 +11,6 @@ import json
 import struct
 import time
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 import pytest

