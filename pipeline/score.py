@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from pipeline.config import FeaturesParams, IngestParams
 from pipeline.errors import ConfigError, InputError, StatelinkError
 from pipeline.io import atomic_path
+from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
 SAFE_URI_SCHEMES = ("models:/", "runs:/")
 OUTPUT_ORDER = ("userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets")
@@ -48,9 +49,16 @@ class ScoreReport:
 
 @dataclass
 class LoadedModel:
-    scorer: object
-    features: FeaturesParams
+    bundle: object  # pipeline.serving.Bundle
     source: str
+
+    @property
+    def scorer(self):
+        return self.bundle.scorer
+
+    @property
+    def features(self) -> FeaturesParams:
+        return self.bundle.features
 
 
 def load_model(model: str) -> LoadedModel:
@@ -77,9 +85,9 @@ def load_model(model: str) -> LoadedModel:
     except Exception as exc:  # MLflow raises many types; the user needs one sentence
         raise InputError(f"could not load the model '{model}': {exc}") from exc
     inner = loaded.unwrap_python_model()
-    if not hasattr(inner, "scorer"):
+    if not hasattr(inner, "bundle"):
         raise InputError(f"'{model}' is not a statelink model.")
-    return LoadedModel(inner.scorer, inner.features_params, uri)
+    return LoadedModel(inner.bundle, uri)
 
 
 @contextlib.contextmanager
@@ -117,12 +125,26 @@ def _progress(total: int, enabled: bool):
     )
 
 
+ENGINES = ("local", "spark")
+
+
 def score_dump(
     inputs: list[str], model: LoadedModel, out: Path, *, partitions: int = 8, memory_limit: str = "4GB",
     resume: bool = False, progress: bool = True, ingest: IngestParams | None = None,
+    engine: str = "local", spark_master: str | None = None, cascade: tuple[float, float] | None = None,
 ) -> ScoreReport:
+    """Score every account of the dump; `engine` "spark" computes features and scores with Spark
+    (pipeline/spark_engine.py), with the same results. Ingest and the final write are shared."""
     if partitions < 1:
         raise ConfigError("--partitions must be at least 1.")
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
+    if spark_master and engine != "spark":
+        raise ConfigError("--spark-master needs --engine spark.")
+    if engine == "spark":
+        from pipeline.spark_engine import require_pyspark
+
+        require_pyspark()
     out = Path(out)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise ConfigError(f"--out {out} must end in .parquet or .csv.")
@@ -133,8 +155,15 @@ def score_dump(
             shutil.rmtree(work)
         work.mkdir(parents=True, exist_ok=True)
         interim = _stage_ingest(inputs, work, resume, ingest or IngestParams(), report, progress)
-        feats = _stage_features(interim, work, model, resume, memory_limit, report)
-        _stage_partitions(feats, work, model, partitions, resume, progress, memory_limit, report)
+        if engine == "spark":
+            from pipeline.spark_engine import score_spark
+
+            report.partitions = partitions
+            report.seconds.update(score_spark(interim, work, model, partitions=partitions, memory_limit=memory_limit,
+                                              master=spark_master, resume=resume, band=cascade))
+        else:
+            feats = _stage_features(interim, work, model, resume, memory_limit, report)
+            _stage_partitions(feats, interim, work, model, partitions, resume, progress, memory_limit, report, cascade)
         _stage_concat(work, out, partitions, report)
         shutil.rmtree(work, ignore_errors=True)
     return report
@@ -146,6 +175,8 @@ def _stage_ingest(inputs, work: Path, resume: bool, params: IngestParams, report
     t0 = time.perf_counter()
     if len(inputs) == 1 and _ingested_tables(Path(inputs[0])):
         interim = Path(inputs[0])
+        check_schema(interim / "accounts.parquet", ACCOUNTS_SCHEMA)
+        check_schema(interim / "tweets.parquet", TWEETS_SCHEMA)
     else:
         interim = work / "interim"
         if not (resume and (interim / "ingest_report.json").exists()):
@@ -178,10 +209,26 @@ def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool,
     return feats
 
 
-def _stage_partitions(feats: Path, work: Path, model: LoadedModel, n: int, resume: bool, progress: bool,
-                      memory_limit: str, report: ScoreReport) -> None:
+def documents_for(tweets_path: Path, model: LoadedModel):
+    """userids -> encoder documents, the same sample of tweets as training used."""
+    ep = model.bundle.encoder_params
+    if model.bundle.encoder is None:
+        return None
+
+    def docs(userids: list[str]) -> list[str]:
+        from pipeline.encoder.text import account_documents
+
+        d = account_documents(tweets_path, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
+        return [d[u] for u in userids]
+
+    return docs
+
+
+def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel, n: int, resume: bool, progress: bool,
+                      memory_limit: str, report: ScoreReport, band: tuple[float, float] | None = None) -> None:
     from pipeline.serving import score_features
 
+    docs = documents_for(interim / "tweets.parquet", model)
     t0 = time.perf_counter()
     parts = work / "parts"
     parts.mkdir(exist_ok=True)
@@ -200,7 +247,7 @@ def _stage_partitions(feats: Path, work: Path, model: LoadedModel, n: int, resum
                 frame = con.execute(
                     f"SELECT * FROM read_parquet('{feats}') WHERE hash(userid) % {n} = {k} ORDER BY userid"
                 ).df()
-                table = (pa.Table.from_pandas(score_features(frame, model.scorer), preserve_index=False)
+                table = (pa.Table.from_pandas(score_features(frame, model.bundle, docs, band), preserve_index=False)
                          if len(frame) else _empty_output())
                 with atomic_path(target) as tmp:
                     pq.write_table(table, tmp)

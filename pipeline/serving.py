@@ -14,7 +14,10 @@ MLflow loads (MLflow models are code: load them only from stores you trust).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -129,22 +132,73 @@ def _split_input(frame: pd.DataFrame) -> tuple[pa.Table, pa.Table]:
     )
 
 
-def score_tables(accounts: pa.Table, tweets: pa.Table, scorer: GbmScorer, params: FeaturesParams,
-                 memory_limit: str = "4GB") -> pd.DataFrame:
+@dataclass
+class Bundle:
+    """Everything the model needs to score: the parts `dvc repro` trained, loaded once."""
+
+    scorer: GbmScorer
+    features: FeaturesParams
+    encoder: Any = None  # (classifier, tokenizer), int8 on CPU when fast inference is on
+    encoder_params: Any = None  # EncoderParams
+    ensemble: dict | None = None
+
+    @property
+    def threshold(self) -> float:
+        return self.ensemble["threshold"] if self.ensemble else self.scorer.threshold
+
+
+DocsFn = Callable[[list[str]], list[str]]
+
+
+def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_limit: str = "4GB",
+                 band: tuple[float, float] | None = None) -> pd.DataFrame:
     """Score every account in `accounts`; coordination is computed across all of them."""
+    from pipeline.encoder.text import account_documents
+
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
     try:
         con.register("acc_in", accounts)
         con.register("tw_in", tweets)
-        feats = build_features(con, "acc_in", "tw_in", params).to_pandas()
+        feats = build_features(con, "acc_in", "tw_in", bundle.features).to_pandas()
+        ep = bundle.encoder_params
+
+        def docs(userids: list[str]) -> list[str]:
+            d = account_documents(con, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
+            return [d[u] for u in userids]
+
+        return score_features(feats, bundle, docs if bundle.encoder else None, band)
     finally:
         con.close()
-    return score_features(feats, scorer)
 
 
-def score_features(feats: pd.DataFrame, scorer: GbmScorer) -> pd.DataFrame:
-    """The model's output for a feature frame: score, label, reasons and context columns."""
-    out = scorer.score_with_reasons(feats)
+def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn | None = None,
+                   band: tuple[float, float] | None = None) -> pd.DataFrame:
+    """The model's output for a feature frame: score, label, reasons and context columns.
+
+    With an encoder, its score is stacked with LightGBM's. `band` is the scoring cascade:
+    the encoder (the slow part) runs only on accounts whose LightGBM score lies inside it;
+    the others keep the calibrated LightGBM score.
+    """
+    if isinstance(bundle, GbmScorer):
+        bundle = Bundle(bundle, FeaturesParams())
+    out = bundle.scorer.score_with_reasons(feats)
+    if bundle.encoder is not None and docs is not None and len(out):
+        from pipeline.encoder.finetune import predict_model
+        from pipeline.models.ensemble import apply_stacker
+
+        gbm = out["score"].to_numpy()
+        run = np.ones(len(out), bool) if band is None else (gbm >= band[0]) & (gbm <= band[1])
+        enc = np.full(len(out), np.nan)
+        if run.any():
+            model, tok = bundle.encoder
+            ids = out.loc[run, "userid"].tolist()
+            enc[run] = predict_model(model, tok, docs(ids), bundle.encoder_params.eval_batch_size, fast=False, device="cpu")
+        out["score"] = apply_stacker(bundle.ensemble, gbm, enc)
+        out["label"] = np.where(out["score"] >= bundle.threshold, "state_linked", "not_flagged")
+        # The encoder's say, in words, where it pushed the stacked score up.
+        pushed = run & (np.nan_to_num(enc, nan=0.0) >= bundle.ensemble.get("encoder_threshold", 0.5))
+        out.loc[pushed, "reasons"] = "text encoder finds state-linked narratives; " + out.loc[pushed, "reasons"]
+        out["reasons"] = out["reasons"].str.rstrip("; ")
     out["coord_cluster"] = feats["coord_cluster"].to_numpy()
     out["n_tweets_seen"] = feats["n_tweets_seen"].to_numpy()
     out["no_tweets"] = feats["n_tweets_seen"].to_numpy() == 0
@@ -153,13 +207,26 @@ def score_features(feats: pd.DataFrame, scorer: GbmScorer) -> pd.DataFrame:
     return out[OUTPUT_COLUMNS]
 
 
-def score_frame(frame: pd.DataFrame, scorer: GbmScorer, params: FeaturesParams) -> pd.DataFrame:
+def score_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
     accounts, tweets = _split_input(frame)
     if accounts.num_rows == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-    return score_tables(accounts, tweets, scorer, params)
+    return score_tables(accounts, tweets, bundle)
 
 
-def load_bundle(gbm_dir: Path | str, features_params_json: Path | str) -> tuple[GbmScorer, FeaturesParams]:
-    params = FeaturesParams.model_validate(json.loads(Path(features_params_json).read_text(encoding="utf-8")))
-    return GbmScorer.load(gbm_dir), params
+def load_bundle(artifacts: dict[str, str]) -> Bundle:
+    """Load the model's parts from MLflow artifact paths (`gbm`, `features_params`, and
+    optionally `encoder`, `encoder_params`, `ensemble`)."""
+    params = FeaturesParams.model_validate(json.loads(Path(artifacts["features_params"]).read_text(encoding="utf-8")))
+    bundle = Bundle(GbmScorer.load(artifacts["gbm"]), params)
+    if artifacts.get("encoder") and artifacts.get("ensemble"):
+        from pipeline.encoder.finetune import load_classifier, quantize_for_cpu
+        from pipeline.encoder.params import EncoderParams
+
+        ep = EncoderParams.model_validate(json.loads(Path(artifacts["encoder_params"]).read_text(encoding="utf-8")))
+        model, tok = load_classifier(Path(artifacts["encoder"]), "cpu")
+        if ep.fast_inference:
+            model = quantize_for_cpu(model)
+        bundle.encoder, bundle.encoder_params = (model, tok), ep
+        bundle.ensemble = json.loads((Path(artifacts["ensemble"]) / "meta.json").read_text(encoding="utf-8"))
+    return bundle

@@ -43,9 +43,39 @@ def stage_train_gbm(features_path: Path, split_path: Path, out_dir: Path, params
     return f"trained LightGBM on {len(train)} accounts, {len(features)} features, {result.booster.num_trees()} trees"
 
 
+def stage_ensemble(features_path: Path, split_path: Path, gbm_dir: Path, encoder_dir: Path, out_dir: Path,
+                   params: Params) -> str:
+    """Stack LightGBM and the encoder on their out-of-fold scores; score the held-out accounts."""
+    from pipeline.io import write_json
+    from pipeline.metrics import threshold_for_precision
+    from pipeline.models.ensemble import apply_stacker, fit_stacker, join_members
+
+    frame = _labelled(features_path, split_path)
+    test = frame[frame["role"] == "test"].copy()
+    test["score"] = GbmScorer.load(gbm_dir).score(test)
+    oof = join_members(pd.read_parquet(gbm_dir / "oof.parquet"), pd.read_parquet(encoder_dir / "oof.parquet"))
+    held = join_members(test, pd.read_parquet(encoder_dir / "holdout.parquet"))
+    y = (oof["label"] == "state_linked").to_numpy().astype(int)
+    meta, cv = fit_stacker(y, oof["gbm"].to_numpy(), oof["encoder"].to_numpy(), params.evaluate.target_precision,
+                           params.ensemble.c, params.ensemble.seed)
+    enc_oof = pd.read_parquet(encoder_dir / "oof.parquet").dropna(subset=["score"])
+    meta["encoder_threshold"] = threshold_for_precision(
+        (enc_oof["label"] == "state_linked").to_numpy().astype(int), enc_oof["score"].to_numpy(), params.evaluate.target_precision)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "meta.json", meta)
+    oof_out = oof.assign(score=cv)
+    held_out = held.assign(score=apply_stacker(meta, held["gbm"].to_numpy(), held["encoder"].to_numpy()))
+    for name, table in (("oof.parquet", oof_out), ("holdout.parquet", held_out)):
+        with atomic_path(out_dir / name) as tmp:
+            table.to_parquet(tmp, index=False)
+    w = ", ".join(f"{m} {c:+.2f}" for m, c in zip(meta["members"], meta["coef"]))
+    return f"stacked {len(oof)} out-of-fold accounts: logit weights {w}; threshold {meta['threshold']:.3f}"
+
+
 def stage_evaluate(
     features_path: Path, split_path: Path, model_dir: Path, metrics_path: Path,
     predictions_path: Path, plots_dir: Path, params: Params, params_path: Path,
+    encoder_dir: Path | None = None, ensemble_dir: Path | None = None,
 ) -> str:
     frame = _labelled(features_path, split_path)
     scorer = GbmScorer.load(model_dir)
@@ -56,24 +86,35 @@ def stage_evaluate(
     loco_path = model_dir / "loco.parquet"
     loco = pd.read_parquet(loco_path).merge(lang, on="userid", how="left") if loco_path.exists() else None
     preds = {"gbm": {"test": test, "oof": oof, "loco": loco, "threshold": scorer.threshold}}
-    metrics = evaluate_models(preds, "gbm", params.evaluate)
+    primary = "gbm"
+    if ensemble_dir is not None and (ensemble_dir / "meta.json").exists() and encoder_dir is not None:
+        import json
 
-    # Per-account predictions: held-out scores from the final model, training scores out of fold.
-    cols = ["userid", "campaign", "label", "main_language"]
+        ens = json.loads((ensemble_dir / "meta.json").read_text(encoding="utf-8"))
+        with_lang = lambda f: f.merge(lang, on="userid", how="left")  # noqa: E731
+        enc_oof = pd.read_parquet(encoder_dir / "oof.parquet").dropna(subset=["score"])
+        preds["encoder"] = {"test": with_lang(pd.read_parquet(encoder_dir / "holdout.parquet")),
+                            "oof": with_lang(enc_oof), "threshold": ens["encoder_threshold"]}
+        preds["ensemble"] = {"test": with_lang(pd.read_parquet(ensemble_dir / "holdout.parquet")),
+                             "oof": with_lang(pd.read_parquet(ensemble_dir / "oof.parquet")), "threshold": ens["threshold"]}
+        primary = "ensemble"
+    metrics = evaluate_models(preds, primary, params.evaluate)
+
+    # Per-account predictions: held-out scores from the final models, training scores out of fold.
+    cols = ["userid", "campaign", "label", "main_language", "score"]
     predictions = pd.concat([
-        test[cols + ["score"]].assign(split="holdout"),
-        oof[cols + ["score"]].assign(split="oof"),
-    ], ignore_index=True).assign(model="gbm")
-    predictions["predicted"] = predictions["score"] >= scorer.threshold
+        part[cols].assign(split=split, model=name, predicted=part["score"] >= p["threshold"])
+        for name, p in preds.items() for split, part in (("holdout", p["test"]), ("oof", p["oof"]))
+    ], ignore_index=True)
     write_outputs(metrics, predictions, metrics_path, predictions_path)
-    held = predictions[predictions["split"] == "holdout"]
-    draw_plots(held, plots_dir, scorer.threshold, scorer.booster, scorer.features, scorer.matrix(test))
+    held = predictions[predictions["split"] == "holdout"].assign(primary=lambda f: f["model"] == primary)
+    draw_plots(held, plots_dir, preds[primary]["threshold"], scorer.booster, scorer.features, scorer.matrix(test))
     return headline_line(metrics)
 
 
 def stage_register(
     interim_dir: Path, gbm_dir: Path, metrics_path: Path, predictions_path: Path, plots_dir: Path,
-    out_dir: Path, params: Params, params_path: Path,
+    out_dir: Path, params: Params, params_path: Path, encoder_dir: Path | None = None, ensemble_dir: Path | None = None,
 ) -> str:
     """Package models/statelink, log the pipeline's one MLflow run, register the model."""
     import json
@@ -86,7 +127,8 @@ def stage_register(
     first = accounts.slice(0, 2)
     tweets = pq.read_table(interim_dir / "tweets.parquet", filters=[("userid", "in", first.column("userid").to_pylist())])
     example = example_input(model_input(first, tweets))
-    save_model_folder(gbm_dir, params.features, example, out_dir)
+    members = {"encoder_dir": encoder_dir, "encoder_params": params.encoder, "ensemble_dir": ensemble_dir}
+    save_model_folder(gbm_dir, params.features, example, out_dir, **members)
 
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     flat = {tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()
@@ -125,8 +167,21 @@ def stage_register(
             mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith(("holdout.", "oof."))})
             mlflow.log_artifact(str(gbm_dir / "model.txt"), artifact_path="gbm")
             mlflow.log_artifact(str(gbm_dir / "meta.json"), artifact_path="gbm")
+        if encoder_dir is not None and (encoder_dir / "meta.json").exists():
+            with mlflow.start_run(run_name="encoder", nested=True, tags={"statelink.model": "encoder"}):
+                enc_meta = json.loads((encoder_dir / "meta.json").read_text(encoding="utf-8"))
+                mlflow.log_params({f"encoder.{k}": str(v)[:500] for k, v in params.encoder.model_dump().items()})
+                mlflow.log_param("encoder.device", enc_meta.get("device"))
+                mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith("models.encoder.")})
+                mlflow.log_metrics({f"seconds.{k}": float(v) for k, v in enc_meta.get("seconds", {}).items()})
+                mlflow.log_artifact(str(encoder_dir / "meta.json"), artifact_path="encoder")
+        if ensemble_dir is not None and (ensemble_dir / "meta.json").exists():
+            with mlflow.start_run(run_name="ensemble", nested=True, tags={"statelink.model": "ensemble"}):
+                mlflow.log_params({f"ensemble.{k}": v for k, v in params.ensemble.model_dump().items()})
+                mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith("models.ensemble.")})
+                mlflow.log_artifact(str(ensemble_dir / "meta.json"), artifact_path="ensemble")
         with tempfile.TemporaryDirectory() as tmp:
-            info = mlflow.pyfunc.log_model(name="statelink", **model_kwargs(gbm_dir, params.features, example, Path(tmp)))
+            info = mlflow.pyfunc.log_model(name="statelink", **model_kwargs(gbm_dir, params.features, example, Path(tmp), **members))
         version = mlflow.register_model(info.model_uri, name)
         new = flat.get(tracking.metric_key(params.register_.metric))
         promote = new is not None and (previous is None or new >= previous + params.register_.min_improvement)

@@ -14,12 +14,12 @@ class StatelinkModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from pipeline.serving import load_bundle
 
-        self.scorer, self.features_params = load_bundle(context.artifacts["gbm"], context.artifacts["features_params"])
+        self.bundle = load_bundle(dict(context.artifacts))
 
     def predict(self, context, model_input, params=None):
         from pipeline.serving import score_frame
 
-        return score_frame(model_input, self.scorer, self.features_params)
+        return score_frame(model_input, self.bundle)
 
 
 set_model(StatelinkModel())

@@ -123,6 +123,9 @@ def repro_workspace(tmp_path_factory):
     params["sample"]["n_accounts"] = 400
     params["sample"]["tweets_per_account"] = 15
     params["split"]["n_folds"] = 3
+    # The tiny encoder keeps the fine-tuning path real and fast; the real e5 has its own test.
+    params["encoder"].update({"base_model": "tiny", "max_length": 48, "max_train_accounts": 96,
+                              "max_valid_accounts": 32, "cpu_threads": 1, "eval_batch_size": 32})
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)

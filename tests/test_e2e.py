@@ -22,9 +22,12 @@ def test_repro_reports_holdout_metrics(repro):
     h = metrics["holdout"]
     assert 0.5 < h["roc_auc"] <= 1.0 and 0 < h["pr_auc"] <= 1.0
     assert "covid_2020" in metrics["holdout_by_campaign"]
-    assert "held-out (gbm) ROC-AUC" in first.stdout
+    assert "held-out (ensemble) ROC-AUC" in first.stdout
     assert set(metrics["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021"}
-    assert "gbm" in metrics["models"] and metrics["primary_model"] == "gbm"
+    assert set(metrics["models"]) == {"gbm", "encoder", "ensemble"} and metrics["primary_model"] == "ensemble"
+    for name in ("gbm", "encoder", "ensemble"):
+        assert 0 < metrics["models"][name]["holdout"]["pr_auc"] <= 1
+        assert "covid_2020" in metrics["models"][name]["holdout_by_campaign"]
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "score_hist.png", "importance.png", "shap_summary.png"):
         assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
 
@@ -42,7 +45,8 @@ def test_repro_logs_one_mlflow_run_with_model_and_predictions(repro):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1, "one MLflow run per pipeline execution"
     run = parents[0]
-    assert [r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id] == ["gbm"]
+    nested = {r.info.run_name for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id}
+    assert nested == {"gbm", "encoder", "ensemble"}
     assert "holdout.roc_auc" in run.data.metrics and "holdout_by_campaign.covid_2020.pr_auc" in run.data.metrics
     assert run.data.params["train_gbm.learning_rate"] == "0.05"
     assert len(run.data.tags["git_commit"]) == 40
@@ -76,10 +80,11 @@ def test_model_folder_scores_a_raw_dump_like_the_evaluate_stage(repro):
     tweets = pq.read_table(work / "data/interim/tweets.parquet", filters=[("campaign", "=", "covid_2020")])
     out = mlflow.pyfunc.load_model(str(work / "models/statelink")).predict(model_input(held, tweets))
     assert list(out.columns) == ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
-    evaluated = pd.read_parquet(work / "reports/predictions.parquet").query("split == 'holdout'")
+    evaluated = pd.read_parquet(work / "reports/predictions.parquet").query("split == 'holdout' and model == 'ensemble'")
     both = evaluated.merge(out, on="userid", suffixes=("_eval", "_model"))
     assert len(both) == held.num_rows
-    assert (both["score_eval"] - both["score_model"]).abs().max() < 1e-9
+    # int8 encoder inference in a fresh process: equal up to float noise.
+    assert (both["score_eval"] - both["score_model"]).abs().max() < 1e-6
     flagged = out[out["label"] == "state_linked"]
     assert len(flagged) and flagged["reasons"].str.len().gt(0).all()
 

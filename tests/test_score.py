@@ -64,11 +64,11 @@ def test_resume_after_an_interruption(model, trained_model, tmp_path, monkeypatc
 
     real, calls = serving.score_features, {"n": 0}
 
-    def flaky(frame, scorer):
+    def flaky(frame, bundle, *args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt  # the run is killed while scoring partition 3
-        return real(frame, scorer)
+        return real(frame, bundle, *args)
 
     monkeypatch.setattr(serving, "score_features", flaky)
     with pytest.raises(KeyboardInterrupt):

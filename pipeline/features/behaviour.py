@@ -171,13 +171,41 @@ def entity_features_sql() -> str:
     """
 
 
-def profile_features_sql(s: BehaviourSettings) -> str:
+def creation_per_day_sql(source: str = "a") -> str:
+    """Accounts created per (population, day) in `source`."""
+    return f"""SELECT population, account_creation_date AS d, COUNT(*) AS n
+        FROM {source} WHERE account_creation_date IS NOT NULL GROUP BY ALL"""
+
+
+def creation_batch_day_sql(s: BehaviourSettings, per_day: str = "per_day") -> str:
+    """(population, d, creation_batch_size) from per-day counts `per_day(population, d, n)`.
+
+    Accounts created within the window of each other in the same population: the networks
+    in the public record were registered in batches on single days. A range window over
+    per-day counts keeps this linear, however large a batch is. It is population-level, so
+    an engine that computes the rest per account partition computes this once and passes
+    it in (`profile_features_sql(s, batch_day=...)`).
+    """
+    w = int(s.batch_window_days)
+    return f"""SELECT population, d, SUM(n) OVER (
+            PARTITION BY population ORDER BY d
+            RANGE BETWEEN INTERVAL ({w}) DAY PRECEDING AND INTERVAL ({w}) DAY FOLLOWING) AS creation_batch_size
+        FROM {per_day}"""
+
+
+def profile_features_sql(s: BehaviourSettings, batch_day: str | None = None) -> str:
     """Profile, handle shape and creation-batch features over a view `acc`.
 
     Handle and name features are NULL for hashed rows: the archive replaces names with the
-    id hash there, so their shape says nothing about the account.
+    id hash there, so their shape says nothing about the account. `batch_day` names a table
+    of `creation_batch_day_sql` rows computed over the whole population; without it they
+    are computed here from `acc`.
     """
-    w = int(s.batch_window_days)
+    batch_ctes = (
+        f"batch_day AS (SELECT population, d, creation_batch_size FROM {batch_day}),"
+        if batch_day
+        else f"per_day AS ({creation_per_day_sql('a')}),\n    batch_day AS ({creation_batch_day_sql(s)}),"
+    )
     return f"""
     WITH a AS (
         SELECT *,
@@ -192,19 +220,7 @@ def profile_features_sql(s: BehaviourSettings) -> str:
             GROUP BY userid, c
         ) GROUP BY userid
     ),
-    per_day AS (
-        SELECT population, account_creation_date AS d, COUNT(*) AS n
-        FROM a WHERE account_creation_date IS NOT NULL GROUP BY ALL
-    ),
-    batch_day AS (
-        -- Accounts created within the window of each other in the same population: the
-        -- networks in the public record were registered in batches on single days. A range
-        -- window over per-day counts keeps this linear, however large a batch is.
-        SELECT population, d, SUM(n) OVER (
-            PARTITION BY population ORDER BY d
-            RANGE BETWEEN INTERVAL ({w}) DAY PRECEDING AND INTERVAL ({w}) DAY FOLLOWING) AS creation_batch_size
-        FROM per_day
-    ),
+    {batch_ctes}
     batch AS (
         SELECT a.userid, b.creation_batch_size FROM a
         JOIN batch_day b ON a.population = b.population AND a.account_creation_date = b.d
@@ -235,19 +251,21 @@ def profile_features_sql(s: BehaviourSettings) -> str:
     """
 
 
-def compute_behaviour(con: duckdb.DuckDBPyConnection, s: BehaviourSettings) -> duckdb.DuckDBPyRelation:
+def compute_behaviour(
+    con: duckdb.DuckDBPyConnection, s: BehaviourSettings, batch_day: str | None = None
+) -> duckdb.DuckDBPyRelation:
     """Join tweet, entity and profile features into one row per account of view `acc`.
 
     Expects view `acc` (accounts, with a `population` column) and the working table `tw`
     (`tables.materialise_tweets`). Accounts with no tweets keep their profile features;
-    tweet features are NULL.
+    tweet features are NULL. `batch_day`: see `profile_features_sql`.
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_tweets AS {tweet_features_sql(s)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_ent AS {entity_features_sql()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_hour_local AS {_hour_entropy_sql(s.local_utc_offset_hours)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_hour_utc AS {_hour_entropy_sql(0)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE f_client AS {_entropy_sql('tw', 'tweet_client_name')}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE f_prof AS {profile_features_sql(s)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE f_prof AS {profile_features_sql(s, batch_day)}")
     return con.sql(
         """
         SELECT p.userid,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.config import FeaturesParams
@@ -50,21 +51,30 @@ def build_features(
     con.register("coord_arrow", coord)
     con.execute("CREATE OR REPLACE TEMP TABLE coord AS SELECT * FROM coord_arrow")
     con.unregister("coord_arrow")
-    table = con.sql(
-        """WITH ml AS (
+    table = con.sql(assemble_sql("coord")).to_arrow_table()
+    return to_float(table)
+
+
+def assemble_sql(coord: str | None = "coord") -> str:
+    """One row per account of `acc`: meta columns, behaviour table `beh`, then the `coord` table.
+
+    Without `coord`, the meta and behaviour columns only (an engine that adds coordination
+    later, in the same column order).
+    """
+    coord_cols = ", c.* EXCLUDE (userid)" if coord else ""
+    coord_join = f" JOIN {coord} c USING (userid)" if coord else ""
+    return f"""WITH ml AS (
                SELECT userid, FIRST(tweet_language ORDER BY n DESC, tweet_language) AS main_language
                FROM (SELECT userid, tweet_language, COUNT(*) AS n FROM tweets
                      WHERE tweet_language IS NOT NULL GROUP BY ALL) GROUP BY userid)
            SELECT a.userid, a.campaign, a.label, a.account_language,
                   COALESCE(ml.main_language, a.account_language) AS main_language,
-                  COALESCE(b.n_tweets, 0) AS n_tweets_seen, b.* EXCLUDE (userid), c.* EXCLUDE (userid)
-           FROM acc a JOIN beh b USING (userid) JOIN coord c USING (userid) LEFT JOIN ml USING (userid)
+                  COALESCE(b.n_tweets, 0) AS n_tweets_seen, b.* EXCLUDE (userid){coord_cols}
+           FROM acc a JOIN beh b USING (userid){coord_join} LEFT JOIN ml USING (userid)
            ORDER BY a.userid"""
-    ).to_arrow_table()
-    return _to_float(table)
 
 
-def _to_float(table: pa.Table) -> pa.Table:
+def to_float(table: pa.Table) -> pa.Table:
     """Cast every feature to float64 so the model's input schema is one stable type."""
     cols = []
     for name in table.column_names:
@@ -74,7 +84,9 @@ def _to_float(table: pa.Table) -> pa.Table:
         elif name in META_COLUMNS:
             cols.append(col)
         else:
-            cols.append(col.cast(pa.float64()))
+            # DuckDB's parallel aggregates add floats in no fixed order; rounding to 1e-9
+            # makes two runs on the same data byte-identical (differences are ~1e-16).
+            cols.append(pc.round(col.cast(pa.float64()), 9))
     return pa.table(cols, names=table.column_names)
 
 

@@ -71,40 +71,55 @@ def _pairs_sql(items_table: str, cap: int, min_shared: int, min_weight: float) -
     """
 
 
-def near_duplicate_buckets(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> None:
-    """LSH buckets of original tweets' normalised text → table `nd_buckets(population, userid, tweetid, bucket)`."""
+def nd_docs_sql(p: CoordinationParams, source: str = "tweets t JOIN acc a USING (userid)") -> str:
+    """Original tweets' normalised text, long enough to compare: (population, userid, tweetid, norm).
+
+    `source` must expose the tweet columns as `t` and the account's `population` as `a`.
+    """
+    return f"""
+        SELECT population, userid, tweetid, norm FROM (
+            SELECT a.population, t.userid, t.tweetid, {normalised_text_sql('t.tweet_text')} AS norm
+            FROM {source}
+            WHERE NOT COALESCE(t.is_retweet, FALSE) AND t.tweet_text IS NOT NULL
+        ) WHERE LENGTH(norm) >= {int(p.min_text_chars)}
+    """
+
+
+def nd_keys_sql(p: CoordinationParams, texts: str = "nd_texts") -> str:
+    """MinHash LSH keys of each distinct text in `texts(norm, text_id)`: (text_id, band, key).
+
+    A key depends only on the text, so any engine that runs this SQL gets the same buckets.
+    """
     k, n_hash = p.shingle_chars, p.minhash_bands * p.minhash_rows
     mins = ", ".join(f"MIN(hash(h, {j})) AS m{j}" for j in range(n_hash))
     bands = " UNION ALL ".join(
         f"SELECT text_id, {b}::UTINYINT AS band, hash({', '.join(f'm{b * p.minhash_rows + r}' for r in range(p.minhash_rows))}) AS key FROM sig"
         for b in range(p.minhash_bands)
     )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE nd_docs AS
-        SELECT a.population, t.userid, t.tweetid, {normalised_text_sql('t.tweet_text')} AS norm
-        FROM tweets t JOIN acc a USING (userid)
-        WHERE NOT COALESCE(t.is_retweet, FALSE) AND t.tweet_text IS NOT NULL
-        """
-    )
-    con.execute(f"DELETE FROM nd_docs WHERE LENGTH(norm) < {int(p.min_text_chars)}")
-    # Signatures are computed once per distinct text: copy-paste makes exact repeats common.
-    con.execute("CREATE OR REPLACE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM (SELECT DISTINCT norm FROM nd_docs)")
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE nd_keys AS
+    return f"""
         WITH sh AS (
             SELECT text_id, hash(substr(norm, i, {k})) AS h
-            FROM (SELECT *, UNNEST(generate_series(1, LENGTH(norm) - {k} + 1)) AS i FROM nd_texts)
+            FROM (SELECT *, UNNEST(generate_series(1, LENGTH(norm) - {k} + 1)) AS i FROM {texts})
         ),
         sig AS (SELECT text_id, {mins} FROM sh GROUP BY text_id)
         {bands}
-        """
-    )
+    """
+
+
+# One LSH bucket, as text: band and key.
+ND_BUCKET_SQL = "k.band::VARCHAR || ':' || k.key::VARCHAR"
+
+
+def near_duplicate_buckets(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> None:
+    """LSH buckets of original tweets' normalised text → table `nd_buckets(population, userid, tweetid, bucket)`."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE nd_docs AS {nd_docs_sql(p)}")
+    # Signatures are computed once per distinct text: copy-paste makes exact repeats common.
+    con.execute("CREATE OR REPLACE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM (SELECT DISTINCT norm FROM nd_docs)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE nd_keys AS {nd_keys_sql(p)}")
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE nd_buckets AS
-        SELECT d.population, d.userid, d.tweetid, k.band::VARCHAR || ':' || k.key::VARCHAR AS bucket
+        SELECT d.population, d.userid, d.tweetid, {ND_BUCKET_SQL} AS bucket
         FROM nd_docs d JOIN nd_texts t USING (norm) JOIN nd_keys k USING (text_id)
         """
     )
@@ -196,8 +211,17 @@ def _clusters(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
     con.execute("CREATE OR REPLACE TEMP TABLE uidx AS SELECT userid, (ROW_NUMBER() OVER (ORDER BY userid) - 1)::BIGINT AS i FROM acc")
     users = con.sql("SELECT userid FROM uidx ORDER BY i").fetchnumpy()["userid"]
     e = con.sql("SELECT a.i AS r, b.i AS c FROM edges_all JOIN uidx a ON a.userid = u JOIN uidx b ON b.userid = v").fetchnumpy()
+    return cluster_labels(users, e["r"], e["c"])
+
+
+def cluster_labels(users, rows, cols) -> tuple[np.ndarray, np.ndarray]:
+    """Component id and size per user of `users` (sorted by userid) given edges as index pairs.
+
+    The id is "c:" + the smallest userid in the component, "" for a singleton. Every
+    engine calls this, so cluster ids agree wherever accounts are scored.
+    """
     n = len(users)
-    rows, cols = np.asarray(e["r"], dtype=np.int64), np.asarray(e["c"], dtype=np.int64)
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     sizes = np.bincount(labels)[labels].astype(float)

@@ -1,0 +1,52 @@
+"""Feature-family ablation: held-out PR-AUC of LightGBM with behaviour features only (the
+walking skeleton's family) vs behaviour + coordination, on the pipeline's own feature table
+and split (run `dvc repro` first).
+
+    python bench/ablation.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+REPO = Path(__file__).resolve().parents[1]
+
+COORDINATION = (
+    "coord_partners", "coord_max_tie_weight", "coord_families", "co_retweet_partners", "near_duplicate_partners",
+    "co_hashtag_seq_partners", "co_url_partners", "sync_partners", "share_posts_near_duplicate", "n_rt_in_population",
+    "share_rt_within_60s", "share_rt_within_600s", "rt_delay_median_s", "n_fast_retweeted", "coord_cluster_size",
+)
+
+
+def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO))
+    from pipeline.config import load_params
+    from pipeline.features.build import feature_columns
+    from pipeline.models.gbm import train_gbm
+    from pipeline.stages import model_features
+
+    params = load_params(REPO / "params.yaml")
+    feats = pd.read_parquet(REPO / "data/features/features.parquet")
+    split = pd.read_parquet(REPO / "data/split.parquet")[["userid", "role", "fold"]]
+    frame = feats.merge(split, on="userid")
+    all_features = model_features(feature_columns(list(feats.columns)), params.train_gbm.exclude_features)
+    families = {
+        "behaviour only": [f for f in all_features if f not in COORDINATION],
+        "behaviour + coordination": all_features,
+    }
+    train = frame[frame.role == "train"].reset_index(drop=True)
+    test = frame[frame.role == "test"]
+    y = (test.label == "state_linked").astype(int)
+    for name, cols in families.items():
+        res = train_gbm(train, cols, params.train_gbm, params.evaluate)
+        s = res.booster.predict(test[cols].to_numpy(float))
+        print(f"{name:<26} {len(cols):>3} features  held-out ROC-AUC {roc_auc_score(y, s):.4f}  PR-AUC {average_precision_score(y, s):.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Benchmark `statelink score`: accounts/s end to end and per stage, peak RSS, with and
+without the encoder cascade, on a dump made with the sample generator's machinery.
+
+    python bench/score.py                                  # 100k accounts / 10M tweets
+    python bench/score.py --tweets 1000000                 # a smaller dump
+    python bench/score.py --model models/statelink         # the model `dvc repro` built
+
+The dump is the features benchmark's (bench/features.py: a generated base population
+replicated with fresh ids); its ingested tables are scored directly, so the figures are
+features + scoring + writing. Each variant runs in its own process, so peak RSS is its own.
+PR-AUC of the cascade vs the full encoder is measured on the labelled sample held-out
+campaign (data/interim, from `dvc repro`), where labels exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Path) -> dict:
+    from pipeline.config import load_params
+    from pipeline.score import load_model, score_dump
+
+    band = tuple(load_params(REPO / "params.yaml").score.cascade_band) if cascade else None
+    t0 = time.perf_counter()
+    loaded = load_model(model)
+    load_s = time.perf_counter() - t0
+    rep = score_dump([str(data)], loaded, out, partitions=partitions, progress=False, cascade=band)
+    total = time.perf_counter() - t0
+    return {"cascade": cascade, "accounts": rep.accounts, "tweets": rep.tweets, "seconds_total": round(total, 1),
+            "seconds": {"load_model": round(load_s, 1), **rep.seconds}, "accounts_per_s": round(rep.accounts / total, 1),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)}
+
+
+def holdout_quality(model: str) -> dict:
+    """PR-AUC on the held-out sample campaign, cascade vs encoder on every account."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from sklearn.metrics import average_precision_score
+
+    from pipeline.config import load_params
+    from pipeline.score import load_model
+    from pipeline.serving import score_tables
+
+    params = load_params(REPO / "params.yaml")
+    interim = REPO / "data" / "interim"
+    acc = pq.read_table(interim / "accounts.parquet")
+    held = acc.filter(pc.is_in(acc.column("campaign"), pa_array(params.split.holdout_campaigns)))
+    tw = pq.read_table(interim / "tweets.parquet", filters=[("campaign", "in", params.split.holdout_campaigns)])
+    bundle = load_model(model).bundle
+    labels = held.select(["userid", "label"]).to_pandas()
+    out = {}
+    for name, band in (("full", None), ("cascade", tuple(params.score.cascade_band))):
+        t0 = time.perf_counter()
+        scored = score_tables(held, tw, bundle, band=band)
+        secs = time.perf_counter() - t0
+        both = scored.merge(labels, on="userid")
+        out[name] = {"pr_auc": round(average_precision_score(both["label"] == "state_linked", both["score"]), 4),
+                     "seconds": round(secs, 1)}
+    return out
+
+
+def pa_array(values):
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tweets", type=int, default=10_000_000)
+    ap.add_argument("--model", default=str(REPO / "models" / "statelink"))
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "statelink-bench-features")
+    ap.add_argument("--variant", choices=["cascade", "full"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--quality", action="store_true", help="Also measure held-out PR-AUC, cascade vs full.")
+    args = ap.parse_args()
+    if args.variant:  # child process
+        out = args.work / f"scores-{args.variant}.parquet"
+        print(json.dumps(run_variant(args.data, args.model, args.variant == "cascade", args.partitions, out)))
+        return
+    sys.path.insert(0, str(REPO))
+    from bench.features import build_dump
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    data = build_dump(args.tweets, args.work)
+    for variant in ("cascade", "full"):
+        res = subprocess.run([sys.executable, __file__, "--variant", variant, "--data", str(data), "--model", args.model,
+                              "--partitions", str(args.partitions), "--work", str(args.work)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"{variant}: failed\n{res.stderr[-2000:]}")
+            continue
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        stages = "  ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items())
+        print(f"{variant:<8} {r['accounts']:>8,} accounts {r['tweets']:>11,} tweets  {r['seconds_total']:>7.1f} s  "
+              f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  [{stages}]", flush=True)
+    if args.quality:
+        q = holdout_quality(args.model)
+        print(f"held-out PR-AUC: encoder on every account {q['full']['pr_auc']} ({q['full']['seconds']} s), "
+              f"cascade {q['cascade']['pr_auc']} ({q['cascade']['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()
