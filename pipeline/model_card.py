@@ -166,8 +166,8 @@ def _training_data(metrics: Mapping, params: Mapping) -> str:
     dumps = _get(params, "data", "dumps") or []
     holdout = list(_get(params, "split", "holdout_campaigns") or [])
     campaigns = sorted({d.get("campaign") for d in dumps if isinstance(d, Mapping) and d.get("campaign")} |
-                       set(holdout) | set((metrics.get("loco") or {}).keys()) |
-                       set((metrics.get("holdout_by_campaign") or {}).keys()))
+                       set(holdout) | set((metrics.get("holdout_by_campaign") or {}).keys()) |
+                       {c for m in [metrics, *_models(metrics).values()] for c in (m.get("loco") or {})})
     synthetic = bool(dumps) and all(str(d.get("path", "")).startswith("data/raw/sample") for d in dumps if isinstance(d, Mapping))
     lines = ["## Training data", ""]
     if synthetic:
@@ -187,10 +187,13 @@ def _training_data(metrics: Mapping, params: Mapping) -> str:
     else:
         lines.append("The run's `params.yaml` was not available; the campaigns below come from the metrics.")
     lines.append("")
-    # Counts per campaign: leave-one-campaign-out scores every campaign; else the held-out slices.
-    counts = dict(metrics.get("loco") or {})
-    for c, m in (metrics.get("holdout_by_campaign") or {}).items():
-        counts.setdefault(c, m)
+    # Counts per campaign: leave-one-campaign-out scores every campaign (whichever model ran
+    # it); else the held-out slices.
+    counts: dict[str, Mapping] = {}
+    for source in [metrics.get("loco")] + [m.get("loco") for m in _models(metrics).values()] + \
+            [metrics.get("holdout_by_campaign")]:
+        for c, m in (source or {}).items():
+            counts.setdefault(c, m)
     rows = []
     for c in campaigns:
         m = counts.get(c) or {}
@@ -215,7 +218,7 @@ def _training_data(metrics: Mapping, params: Mapping) -> str:
 def _model_rows(metrics: Mapping, metas: Mapping[str, Mapping], params: Mapping) -> str:
     primary = _primary(metrics)
     rows = []
-    for name in _models(metrics):
+    for name in sorted(_models(metrics), key=lambda m: (m != primary, m)):
         meta = metas.get(name) or {}
         words = MODEL_WORDS.get(name, name)
         details = []
@@ -317,6 +320,8 @@ def _threshold_section(metrics: Mapping, params: Mapping) -> str:
         f"and false-positive rate, precision would be **{fmt_score(p)}**: of every 100 accounts flagged, about "
         f"{fmt_count(100 * p)} would be state-linked and {fmt_count(100 * (1 - p))} ordinary accounts"
         + (f" — about {ratio:.1f} innocent accounts for each state-linked one." if ratio is not None else ".")
+        + (f" No held-out control was flagged, so the false-positive rate is only known to be below about "
+           f"1 in {fmt_count(n - sl)} and this precision is an optimistic bound." if p >= 1.0 and n and sl is not None else "")
         + f" At a {fmt_pct(fpr)} false-positive rate the model recalls {fmt_score(h.get('recall_at_1pct_fpr'))} "
         f"of state-linked accounts. Rank by score and review from the top; do not treat the flag as a finding.")
     return "\n".join(out)

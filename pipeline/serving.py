@@ -192,7 +192,9 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
         if run.any():
             model, tok = bundle.encoder
             ids = out.loc[run, "userid"].tolist()
-            enc[run] = predict_model(model, tok, docs(ids), bundle.encoder_params.eval_batch_size, fast=False, device="cpu")
+            # The model is already int8 when fast inference is on: one document per call (see predict_model).
+            batch = 1 if bundle.encoder_params.fast_inference else bundle.encoder_params.eval_batch_size
+            enc[run] = predict_model(model, tok, docs(ids), batch, fast=False, device="cpu")
         out["score"] = apply_stacker(bundle.ensemble, gbm, enc)
         out["label"] = np.where(out["score"] >= bundle.threshold, "state_linked", "not_flagged")
         # The encoder's say, in words, where it pushed the stacked score up.

@@ -171,7 +171,7 @@ def stage_register(
             with mlflow.start_run(run_name="encoder", nested=True, tags={"statelink.model": "encoder"}):
                 enc_meta = json.loads((encoder_dir / "meta.json").read_text(encoding="utf-8"))
                 mlflow.log_params({f"encoder.{k}": str(v)[:500] for k, v in params.encoder.model_dump().items()})
-                mlflow.log_param("encoder.device", enc_meta.get("device"))
+                mlflow.set_tag("encoder.device_used", str(enc_meta.get("device")))
                 mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith("models.encoder.")})
                 mlflow.log_metrics({f"seconds.{k}": float(v) for k, v in enc_meta.get("seconds", {}).items()})
                 mlflow.log_artifact(str(encoder_dir / "meta.json"), artifact_path="encoder")

