@@ -23,7 +23,7 @@ def test_repro_reports_holdout_metrics(repro):
     assert 0.5 < h["roc_auc"] <= 1.0 and 0 < h["pr_auc"] <= 1.0
     assert "covid_2020" in metrics["holdout_by_campaign"]
     assert "held-out (ensemble) ROC-AUC" in first.stdout
-    assert set(metrics["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021"}
+    assert set(metrics["models"]["gbm"]["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021"}
     assert set(metrics["models"]) == {"gbm", "encoder", "ensemble"} and metrics["primary_model"] == "ensemble"
     for name in ("gbm", "encoder", "ensemble"):
         assert 0 < metrics["models"][name]["holdout"]["pr_auc"] <= 1
