@@ -64,14 +64,19 @@ def build_dump(n_tweets: int, work: Path) -> Path:
 
 def run_family(family: str, data: Path) -> dict:
     """Time one family in this process; report tweets/s and this process's peak RSS."""
-    import duckdb
 
     from pipeline.config import FeaturesParams
     from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
     from pipeline.features.coordination import compute_coordination
     from pipeline.features.tables import materialise_tweets
 
-    con = duckdb.connect(config={"memory_limit": "5GB", "threads": 2})
+    import contextlib
+    import tempfile as tf
+
+    from pipeline.features.tables import connect
+
+    stack = contextlib.ExitStack()
+    con = stack.enter_context(connect("4GB", spill_dir=Path(tf.mkdtemp(prefix="bench-duckdb-", dir=data.parent))))
     con.execute(f"CREATE VIEW acc AS SELECT *, COALESCE(campaign, '__all__') AS population FROM read_parquet('{data}/accounts.parquet')")
     con.execute(f"CREATE VIEW tweets AS SELECT * FROM read_parquet('{data}/tweets.parquet')")
     n_tweets = con.execute("SELECT COUNT(*) FROM tweets").fetchone()[0]

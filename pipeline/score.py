@@ -196,13 +196,13 @@ def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool,
     t0 = time.perf_counter()
     feats = work / "features.parquet"
     if not (resume and feats.exists()):
-        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
-        try:
+        from pipeline.features.tables import connect
+
+        # A file-backed database in the work folder: the working tables spill past the limit.
+        with connect(memory_limit, spill_dir=work / "duckdb") as con:
             # Scoring population: everything scored together, whatever campaigns it holds.
             con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
             table = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features)
-        finally:
-            con.close()
         with atomic_path(feats) as tmp:
             pq.write_table(table, tmp)
     report.seconds["features"] = round(time.perf_counter() - t0, 2)

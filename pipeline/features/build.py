@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 from pipeline.config import FeaturesParams
 from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
 from pipeline.features.coordination import compute_coordination
-from pipeline.features.tables import materialise_tweets
+from pipeline.features.tables import connect, materialise_tweets
 from pipeline.io import atomic_path
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
@@ -98,11 +99,9 @@ def run_features(in_dir: Path, out_path: Path, params: FeaturesParams, memory_li
     accounts, tweets = in_dir / "accounts.parquet", in_dir / "tweets.parquet"
     check_schema(accounts, ACCOUNTS_SCHEMA)
     check_schema(tweets, TWEETS_SCHEMA)
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
-    try:
+    spill = Path(tempfile.mkdtemp(prefix=".features-", dir=out_path.parent if out_path.parent.exists() else None))
+    with connect(memory_limit, spill_dir=spill) as con:
         table = build_features(con, parquet_source(accounts), parquet_source(tweets), params)
-    finally:
-        con.close()
     with atomic_path(out_path) as tmp:
         pq.write_table(table, tmp)
     return table

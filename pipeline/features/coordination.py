@@ -54,19 +54,32 @@ def _items_sql(p: CoordinationParams) -> dict[str, str]:
 
 
 def _pairs_sql(items_table: str, cap: int, min_shared: int, min_weight: float) -> str:
-    """Account pairs sharing at least `min_shared` items, weight = shared / smaller account's items."""
+    """Account pairs sharing at least `min_shared` items, weight = shared / smaller account's items.
+
+    The self-join runs on integers (an account number in userid order, a 64-bit hash of
+    population and item), not on strings: at 10M tweets the pair rows are what fill memory.
+    """
     return f"""
-    WITH items AS (SELECT DISTINCT population, item, userid FROM {items_table} WHERE item IS NOT NULL),
-    sizes AS (SELECT population, item FROM items GROUP BY ALL HAVING COUNT(*) BETWEEN 2 AND {int(cap)}),
-    kept AS (SELECT i.* FROM items i SEMI JOIN sizes s ON i.population = s.population AND i.item = s.item),
-    per_user AS (SELECT userid, COUNT(*) AS n_items FROM items GROUP BY userid),
+    WITH ids AS (
+        SELECT userid, ROW_NUMBER() OVER (ORDER BY userid) AS uid
+        FROM (SELECT DISTINCT userid FROM {items_table} WHERE item IS NOT NULL)
+    ),
+    items AS (
+        SELECT DISTINCT hash(t.population, t.item) AS key, ids.uid
+        FROM {items_table} t JOIN ids USING (userid) WHERE t.item IS NOT NULL
+    ),
+    sizes AS (SELECT key FROM items GROUP BY key HAVING COUNT(*) BETWEEN 2 AND {int(cap)}),
+    kept AS (SELECT i.* FROM items i SEMI JOIN sizes s ON i.key = s.key),
+    per_user AS (SELECT uid, COUNT(*) AS n_items FROM items GROUP BY uid),
     pairs AS (
-        SELECT a.userid AS u, b.userid AS v, COUNT(*) AS shared
-        FROM kept a JOIN kept b ON a.population = b.population AND a.item = b.item AND a.userid < b.userid
+        SELECT a.uid AS u, b.uid AS v, COUNT(*) AS shared
+        FROM kept a JOIN kept b ON a.key = b.key AND a.uid < b.uid
         GROUP BY ALL HAVING COUNT(*) >= {int(min_shared)}
     )
-    SELECT u, v, shared, shared / LEAST(nu.n_items, nv.n_items)::DOUBLE AS weight
-    FROM pairs JOIN per_user nu ON nu.userid = u JOIN per_user nv ON nv.userid = v
+    SELECT iu.userid AS u, iv.userid AS v, shared, shared / LEAST(nu.n_items, nv.n_items)::DOUBLE AS weight
+    FROM pairs
+    JOIN per_user nu ON nu.uid = pairs.u JOIN per_user nv ON nv.uid = pairs.v
+    JOIN ids iu ON iu.uid = pairs.u JOIN ids iv ON iv.uid = pairs.v
     WHERE shared / LEAST(nu.n_items, nv.n_items)::DOUBLE >= {float(min_weight)}
     """
 
