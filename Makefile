@@ -23,8 +23,8 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dvc repro
 	@echo
-	$(BIN)/dvc metrics show
-	@echo
+	@$(BIN)/python -c "import json; from pipeline.evaluate import headline_line; print(headline_line(json.load(open('reports/metrics.json'))))"
+	@echo "All metrics: $(BIN)/dvc metrics show    Model card: docs/model-card.md"
 	@echo "Open the MLflow UI:  $(BIN)/statelink ui   then browse http://127.0.0.1:5000"
 
 test: $(STAMP)
