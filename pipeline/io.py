@@ -68,3 +68,27 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir: Path, create: bool = True) -> Iterator[Path]:
+    """Build a folder beside `out_dir`; publish it onto `out_dir` only if the block succeeds.
+
+    On any error the half-built folder is removed and an older `out_dir` stays untouched.
+    With `create=False` the block makes the folder itself (e.g. a writer that refuses an
+    existing one).
+    """
+    import shutil
+    import uuid
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    if create:
+        tmp.mkdir()
+    try:
+        yield tmp
+        publish_dir(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

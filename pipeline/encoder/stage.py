@@ -12,9 +12,7 @@ folder, built beside it and renamed into place:
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from pipeline.encoder.finetune import _roc_auc, load_classifier, oof_fold_of, pr
 from pipeline.encoder.params import EncoderParams
 from pipeline.encoder.text import account_documents
 from pipeline.errors import InputError
-from pipeline.io import publish_dir, write_json
+from pipeline.io import staged_dir, write_json
 from pipeline.schema import TWEETS_SCHEMA, check_schema
 
 
@@ -53,9 +51,8 @@ def run_train_encoder(
     test = split[split["role"] == "test"].reset_index(drop=True)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
     record: dict[str, Any] = {}
-    try:
+    with staged_dir(out_dir, create=False) as tmp:
         oof, _ = train_encoder_oof(train, docs, base_dir, params, tmp, progress=progress, record=record)
         t_train = time.perf_counter() - t0 - t_docs
         oof_frame = train[["userid", "campaign", "label", "fold"]].copy()
@@ -90,8 +87,4 @@ def run_train_encoder(
             "final": record["final"],
         }
         write_json(tmp / "meta.json", summary)
-        publish_dir(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return summary

@@ -13,12 +13,10 @@ test that checks that fine-tuning learns wants.
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from pathlib import Path
 
 from pipeline.encoder.convert import PAD_TOKEN_ID
-from pipeline.io import publish_dir
+from pipeline.io import staged_dir
 
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, XLM-R's order
 VOCAB_SIZE = 1200
@@ -86,9 +84,7 @@ def build_tiny_encoder(out_dir: Path, seed: int = 0) -> Path:
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
-    try:
+    with staged_dir(out_dir) as tmp:
         lines = corpus(seed=seed)
         tok = train_tokenizer(lines)
         fast = PreTrainedTokenizerFast(
@@ -114,8 +110,4 @@ def build_tiny_encoder(out_dir: Path, seed: int = 0) -> Path:
             json.dumps({"seed": seed, "n_params": sum(p.numel() for p in model.parameters())}, indent=2) + "\n",
             encoding="utf-8",
         )
-        publish_dir(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
