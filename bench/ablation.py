@@ -1,6 +1,7 @@
 """Feature-family ablation: held-out PR-AUC of LightGBM with behaviour features only (the
-walking skeleton's family) vs behaviour + coordination, on the pipeline's own feature table
-and split (run `dvc repro` first).
+walking skeleton's family), + coordination, + the text features, + the fitted n-gram text
+score (out of fold for training rows, as `train_gbm` does), on the pipeline's own feature
+table and split (run `dvc repro` first).
 
     python bench/ablation.py
 """
@@ -28,6 +29,8 @@ def main() -> None:
     from pipeline.config import load_params
     from pipeline.features.build import feature_columns
     from pipeline.models.gbm import train_gbm
+    from pipeline.features.text import TEXT_FEATURES
+    from pipeline.models import text_ngram
     from pipeline.stages import model_features
 
     params = load_params(REPO / "params.yaml")
@@ -35,13 +38,21 @@ def main() -> None:
     split = pd.read_parquet(REPO / "data/split.parquet")[["userid", "role", "fold"]]
     frame = feats.merge(split, on="userid")
     all_features = model_features(feature_columns(list(feats.columns)), params.train_gbm.exclude_features)
+    behaviour = [f for f in all_features if f not in COORDINATION and f not in TEXT_FEATURES]
     families = {
-        "behaviour only": [f for f in all_features if f not in COORDINATION],
-        "behaviour + coordination": all_features,
+        "behaviour only": behaviour,
+        "behaviour + coordination": [f for f in all_features if f not in TEXT_FEATURES],
+        "+ text features": all_features,
+        "+ n-gram text score": [*all_features, text_ngram.FEATURE],
+        "text only": [*TEXT_FEATURES, text_ngram.FEATURE],
     }
     train = frame[frame.role == "train"].reset_index(drop=True)
-    test = frame[frame.role == "test"]
+    test = frame[frame.role == "test"].copy()
     y = (test.label == "state_linked").astype(int)
+    tp = params.train_gbm.text_ngram
+    ytr = (train.label == "state_linked").to_numpy().astype(int)
+    train[text_ngram.FEATURE] = text_ngram.oof_scores(train["doc"], ytr, train["fold"].to_numpy(), tp)
+    test[text_ngram.FEATURE] = text_ngram.fit_ngram(train["doc"], ytr, tp).score(test["doc"])
     for name, cols in families.items():
         res = train_gbm(train, cols, params.train_gbm, params.evaluate)
         s = res.booster.predict(test[cols].to_numpy(float))

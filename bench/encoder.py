@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import peak_rss_gb
 
 import numpy as np
 
@@ -48,7 +49,7 @@ from pipeline.encoder.params import EncoderParams  # noqa: E402
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return peak_rss_gb() * 1024
 
 
 def synthetic_docs(n: int, seed: int = 0) -> list[str]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import peak_rss_gb
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Pat
     total = time.perf_counter() - t0
     return {"cascade": cascade, "accounts": rep.accounts, "tweets": rep.tweets, "seconds_total": round(total, 1),
             "seconds": {"load_model": round(load_s, 1), **rep.seconds}, "accounts_per_s": round(rep.accounts / total, 1),
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)}
+            "peak_rss_gb": round(peak_rss_gb(), 2)}
 
 
 def holdout_quality(model: str) -> dict:

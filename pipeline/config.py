@@ -63,6 +63,17 @@ class CoordinationParams(_Section):
     minhash_bands: int = Field(6, ge=1)
     minhash_rows: int = Field(4, ge=1)
     min_text_chars: int = Field(12, ge=1)
+    # Hops of min-label propagation that group texts sharing LSH buckets (not a transitive
+    # closure, so chains of small edits do not merge unrelated texts).
+    near_duplicate_rounds: int = Field(2, ge=1, le=5)
+
+
+class TextParams(_Section):
+    # Each account's text sample (the same cleaning as the encoder's documents): the text
+    # features and the document the model's n-gram score reads.
+    tweets_per_account: int = Field(32, ge=1)
+    max_chars: int = Field(3000, ge=100)
+    seed: int = 11
 
 
 class FeaturesParams(_Section):
@@ -72,12 +83,23 @@ class FeaturesParams(_Section):
     office_end_hour: int = Field(18, ge=1, le=24)
     batch_window_days: int = Field(1, ge=0)
     coordination: CoordinationParams = CoordinationParams()
+    text: TextParams = TextParams()
 
 
 class SplitParams(_Section):
     holdout_campaigns: list[str]
     n_folds: int = Field(5, ge=2)
     seed: int = 13
+
+
+class TextNgramParams(_Section):
+    # The fitted text feature (`models/text_ngram.py`): character n-gram TF-IDF, logistic.
+    enabled: bool = True
+    ngram_min: int = Field(1, ge=1, le=6)
+    ngram_max: int = Field(3, ge=1, le=6)
+    hash_bits: int = Field(19, ge=10, le=24)
+    c: float = Field(1.0, gt=0)
+    seed: int = 0
 
 
 class TrainGbmParams(_Section):
@@ -95,6 +117,7 @@ class TrainGbmParams(_Section):
     # a release was published: API control sets are never hashed. A model that used them
     # would learn the release format, not the behaviour (docs/features.md).
     exclude_features: list[str] = ["is_hashed", "handle_*", "name_*"]
+    text_ngram: TextNgramParams = TextNgramParams()
 
 
 class EvaluateParams(_Section):

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.metrics import apply_platt
+from pipeline.models.text_ngram import FEATURE as NGRAM_FEATURE
+from pipeline.models.text_ngram import FILE as NGRAM_FILE
+from pipeline.models.text_ngram import NgramModel
 from pipeline.reasons import top_reasons
 
 
@@ -25,16 +28,25 @@ class GbmScorer:
     threshold: float
     slope: float
     intercept: float
+    ngram: NgramModel | None = None  # the fitted text feature, read from the `doc` column
 
     @classmethod
     def load(cls, model_dir: Path | str) -> "GbmScorer":
         model_dir = Path(model_dir)
         meta = json.loads((model_dir / "meta.json").read_text(encoding="utf-8"))
         cal = meta.get("calibration", {"slope": 1.0, "intercept": 0.0})
+        ngram = NgramModel.load(model_dir / NGRAM_FILE) if NGRAM_FEATURE in meta["features"] else None
         return cls(lgb.Booster(model_file=str(model_dir / "model.txt")), meta["features"],
-                   float(meta["threshold"]), float(cal["slope"]), float(cal["intercept"]))
+                   float(meta["threshold"]), float(cal["slope"]), float(cal["intercept"]), ngram)
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.ngram is not None:
+            if "doc" not in frame.columns:
+                from pipeline.errors import InputError
+
+                raise InputError("the feature table lacks the `doc` column the text score needs; rebuild it with this version's features stage.")
+            # Always from the document: a precomputed column could be an out-of-fold score.
+            frame = frame.assign(**{NGRAM_FEATURE: self.ngram.score(frame["doc"].fillna(""))})
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             from pipeline.errors import InputError

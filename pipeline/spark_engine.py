@@ -13,7 +13,8 @@ the two engines give the same scores (tests/test_spark.py holds them to 1e-6):
    SQL for every family's item membership (`coordination._items_sql`), the normalised
    text of near-duplicate candidates (`nd_docs_sql`) and the tweet's epoch; MinHash keys
    are computed once per distinct text with the same DuckDB SQL (`nd_keys_sql`), so the
-   hashes are identical. Pairs, ties, per-account degree, near-duplicate share and fast
+   hashes are identical, and texts are grouped by the same rounds of min-label propagation
+   (`nd_groups_sql`) as Spark group-bys. Pairs, ties, per-account degree, near-duplicate share and fast
    retweets are Spark joins and aggregates written to match the DuckDB SQL clause by
    clause (same caps, thresholds and null handling). Connected components: the distinct
    tie list (bounded by the item caps) is collected to the driver and labelled by the
@@ -42,7 +43,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.config import CoordinationParams, FeaturesParams
+from pipeline.config import CoordinationParams, FeaturesParams, TextParams
 from pipeline.errors import ConfigError
 from pipeline.features.behaviour import (
     BehaviourSettings,
@@ -53,12 +54,14 @@ from pipeline.features.build import META_COLUMNS, assemble_sql, build_features, 
 from pipeline.features.coordination import (
     FAMILIES,
     ND_BUCKET_SQL,
+    TEXT_LABEL_SQL,
     _items_sql,
     cluster_labels,
     nd_docs_sql,
     nd_keys_sql,
 )
 from pipeline.features.tables import TW_COLUMNS, materialise_tweets
+from pipeline.features.text import compute_text
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA
 
 PYSPARK_MISSING = "the Spark engine needs pyspark, which is not installed: run `pip install statelink[spark]`."
@@ -71,7 +74,7 @@ _PASS_SCHEMA = pa.schema([
     ("kind", pa.string()), ("population", pa.string()), ("item", pa.string()), ("userid", pa.string()),
     ("tweetid", pa.string()), ("epoch", pa.float64()), ("is_retweet", pa.bool_()),
 ])
-_KEYS_SCHEMA = pa.schema([("norm", pa.string()), ("bucket", pa.string())])
+_KEYS_SCHEMA = pa.schema([("norm", pa.string()), ("label", pa.int64()), ("bucket", pa.string())])
 SCORE_SCHEMA_DDL = ("userid string, score double, label string, reasons string, coord_cluster string, "
                     "n_tweets_seen long, no_tweets boolean")
 
@@ -141,8 +144,8 @@ def _duck(tz: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
 
 
 def _behaviour_rows(acc: pa.Table, tweets: pa.Table, batch_day: pa.Table, settings: BehaviourSettings,
-                    tz: str, memory_limit: str) -> pa.Table:
-    """Meta and behaviour columns for the accounts of one partition: the local engine's SQL."""
+                    text: TextParams, tz: str, memory_limit: str) -> pa.Table:
+    """Meta, behaviour and text columns for the accounts of one partition: the local engine's SQL."""
     con = _duck(tz, memory_limit)
     try:
         con.register("acc_in", acc)
@@ -152,6 +155,7 @@ def _behaviour_rows(acc: pa.Table, tweets: pa.Table, batch_day: pa.Table, settin
         con.execute("CREATE VIEW tweets AS SELECT * FROM tw_in")
         materialise_tweets(con)
         con.execute(f"CREATE TEMP TABLE beh AS {compute_behaviour(con, settings, 'batch_day_in').sql_query()}")
+        compute_text(con, text)
         return _as_double(con.sql(assemble_sql(None)).to_arrow_table())
     finally:
         con.close()
@@ -185,7 +189,7 @@ def _text_keys(batch: pa.RecordBatch, p: CoordinationParams, memory_limit: str) 
         con.register("b", pa.Table.from_batches([batch]))
         con.execute("CREATE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM b")
         con.execute(f"CREATE TEMP TABLE nd_keys AS {nd_keys_sql(p)}")
-        return con.sql(f"SELECT t.norm, {ND_BUCKET_SQL} AS bucket FROM nd_texts t JOIN nd_keys k USING (text_id)"
+        return con.sql(f"SELECT t.norm, {TEXT_LABEL_SQL} AS label, {ND_BUCKET_SQL} AS bucket FROM nd_texts t JOIN nd_keys k USING (text_id)"
                        ).to_arrow_table().cast(_KEYS_SCHEMA)
     finally:
         con.close()
@@ -267,20 +271,22 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
     # 2. Behaviour per account partition, in DuckDB.
     part = F.pmod(F.hash("userid"), F.lit(partitions)).alias("_part")
     empty_acc = pa.schema(list(ACCOUNTS_SCHEMA) + [pa.field("population", pa.string())]).empty_table()
-    empty_tw = TWEETS_SCHEMA.empty_table().select(list(TW_COLUMNS))
-    beh_arrow = _behaviour_rows(empty_acc, empty_tw, batch_day, settings, tz, memory_limit).schema
+    beh_tw_cols = [*TW_COLUMNS, "tweet_text"]
+    empty_tw = TWEETS_SCHEMA.empty_table().select(beh_tw_cols)
+    beh_arrow = _behaviour_rows(empty_acc, empty_tw, batch_day, settings, params.text, tz, memory_limit).schema
     beh_spark = from_arrow_schema(beh_arrow)
     beh_out = arrow_of(beh_spark)
 
     def behaviour(left: pa.Table, right: pa.Table) -> pa.Table:
         if left.num_rows == 0:
             return beh_out.empty_table()
-        rows = _behaviour_rows(left.drop_columns(["_part"]), right.drop_columns(["_part"]), batch_day, settings, tz, memory_limit)
+        rows = _behaviour_rows(left.drop_columns(["_part"]), right.drop_columns(["_part"]), batch_day, settings,
+                               params.text, tz, memory_limit)
         return _conform(rows, beh_out)
 
-    # Only the columns the behaviour SQL reads travel in this shuffle (not the text).
+    # Only the columns the behaviour and text SQL read travel in this shuffle.
     beh = (acc.select(part, *acc_cols).groupBy("_part")
-           .cogroup(tweets.select(part, *TW_COLUMNS).groupBy("_part"))
+           .cogroup(tweets.select(part, *beh_tw_cols).groupBy("_part"))
            .applyInArrow(behaviour, beh_spark))
 
     # 3. Coordination. One DuckDB pass per tweet row.
@@ -318,12 +324,22 @@ def _coordinate(spark, acc, beh, rows, params: FeaturesParams, partitions: int, 
                 yield from _conform(_text_keys(b, cp, memory_limit), keys_out).to_batches()
 
     keys = docs.select("norm").distinct().repartition(partitions, "norm").mapInArrow(text_keys, keys_spark)
-    nd_buckets = docs.join(keys, "norm").select("population", "userid", "tweetid", "bucket")
+    # `coordination.nd_groups_sql`: min-label propagation over shared buckets within each
+    # population, same rounds.
+    pkeys = docs.select("population", "norm").distinct().join(keys, "norm").persist(StorageLevel.MEMORY_AND_DISK)
+    labels = pkeys.select("population", "norm", col("label").alias("grp")).distinct()
+    for _ in range(int(cp.near_duplicate_rounds)):
+        per_bucket = (pkeys.select("population", "norm", "bucket").join(labels, ["population", "norm"])
+                      .groupBy("population", "bucket").agg(F.min("grp").alias("grp")))
+        labels = (pkeys.select("population", "norm", "bucket").join(per_bucket, ["population", "bucket"])
+                  .groupBy("population", "norm").agg(F.min("grp").alias("grp")))
+    nd_groups = docs.join(labels, ["population", "norm"]).select("population", "userid", "tweetid",
+                                                                 col("grp").cast("string").alias("grp"))
 
     # Item memberships of every family in one frame: ties of all families in one pass.
     items = rows.where(col("kind").isin(*_ITEM_FAMILIES)).select(col("kind").alias("fam"), "population", "item", "userid")
-    items = items.unionByName(nd_buckets.select(F.lit("near_duplicate").alias("fam"), "population",
-                                                col("bucket").alias("item"), "userid"))
+    items = items.unionByName(nd_groups.select(F.lit("near_duplicate").alias("fam"), "population",
+                                               col("grp").alias("item"), "userid"))
     edges = _pairs(items, cp)
     edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
 
@@ -335,10 +351,9 @@ def _coordinate(spark, acc, beh, rows, params: FeaturesParams, partitions: int, 
         *[F.countDistinct(F.when(col("fam") == f, col("partner"))).alias(f"{f}_partners") for f in FAMILIES],
     )
 
-    multi = (nd_buckets.groupBy("population", "bucket").agg(F.countDistinct("userid").alias("k"))
-             .where(col("k") >= 2).select("population", "bucket"))
-    dup = nd_buckets.join(multi, ["population", "bucket"], "left_semi").select("tweetid").distinct().withColumn("_dup", F.lit(True))
-    nd_share = (docs.join(dup, "tweetid", "left").groupBy("userid")
+    multi = (nd_groups.groupBy("population", "grp").agg(F.countDistinct("userid").alias("k"))
+             .where(col("k") >= 2).select("population", "grp").withColumn("_dup", F.lit(True)))
+    nd_share = (nd_groups.join(multi, ["population", "grp"], "left").groupBy("userid")
                 .agg(F.avg(F.when(col("_dup").isNotNull(), 1.0).otherwise(0.0)).alias("share_posts_near_duplicate")))
 
     fast = _fast_retweets(rows, cp)
@@ -385,7 +400,7 @@ def _coordinate(spark, acc, beh, rows, params: FeaturesParams, partitions: int, 
         for b in batches:
             yield from _conform(to_float(pa.Table.from_batches([b])), final_out).to_batches()
 
-    return assembled.mapInArrow(finalise, final_spark), [rows, edges]
+    return assembled.mapInArrow(finalise, final_spark), [rows, pkeys, edges]
 
 
 def _pairs(items, cp: CoordinationParams):

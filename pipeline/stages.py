@@ -32,12 +32,22 @@ def model_features(candidates: list[str], exclude: list[str]) -> list[str]:
 
 
 def stage_train_gbm(features_path: Path, split_path: Path, out_dir: Path, params: Params) -> str:
+    from pipeline.models import text_ngram
+
     frame = _labelled(features_path, split_path)
     train = frame[frame["role"] == "train"].reset_index(drop=True)
     features = model_features(feature_columns(list(frame.columns.drop(["role", "fold", "group"]))), params.train_gbm.exclude_features)
+    tp = params.train_gbm.text_ngram
+    ngram = None
+    if tp.enabled:
+        y = (train["label"] == "state_linked").to_numpy().astype(int)
+        train[text_ngram.FEATURE] = text_ngram.oof_scores(train["doc"], y, train["fold"].to_numpy(), tp)
+        ngram = text_ngram.fit_ngram(train["doc"], y, tp)
+        features = [*features, text_ngram.FEATURE]
     result = train_gbm(train, features, params.train_gbm, params.evaluate)
-    save_gbm(result, out_dir, params.train_gbm)
-    loco = train_loco(frame, features, params.train_gbm, result.booster.num_trees(), result.calibration)
+    save_gbm(result, out_dir, params.train_gbm, ngram)
+    loco = train_loco(frame, features, params.train_gbm, result.booster.num_trees(), result.calibration,
+                      tp if tp.enabled else None)
     with atomic_path(out_dir / "loco.parquet") as tmp:
         loco.to_parquet(tmp, index=False)
     return f"trained LightGBM on {len(train)} accounts, {len(features)} features, {result.booster.num_trees()} trees"

@@ -87,7 +87,15 @@ def test_mlflow_ui_shows_both_runs_side_by_side(two_experiments, tmp_path):
                f"&experiments={urllib.parse.quote(json.dumps([exp.experiment_id]))}")
         profile = tmp_path / "chrome"
         common = [CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=25000", "--window-size=1400,1100"]
+        pr = {f"{r.data.metrics['holdout.pr_auc']:.4g}"[:5] for r in runs}
+
+        def rendered(dom: str) -> bool:
+            return all(r.info.run_name in dom for r in runs) and any(v in dom for v in pr)
+
         dom = subprocess.run([*common, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        if not rendered(dom):  # a loaded machine can outrun the virtual time budget: one slower try
+            slow = [*common[:-2], "--virtual-time-budget=60000", common[-1]]
+            dom = subprocess.run([*slow, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "mlflow-compare-runs.png"
         subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True, timeout=120)
@@ -100,6 +108,5 @@ def test_mlflow_ui_shows_both_runs_side_by_side(two_experiments, tmp_path):
     for r in runs:
         assert r.info.run_name in dom, f"run {r.info.run_name} not shown"
     assert "holdout.pr_auc" in dom
-    pr = {f"{r.data.metrics['holdout.pr_auc']:.4g}"[:5] for r in runs}
     assert any(v in dom for v in pr), "the headline metric's value is not shown"
     assert shot.exists() and shot.stat().st_size > 10_000

@@ -45,20 +45,23 @@ def _clean_sql(col: str) -> str:
     return f"trim({x})"
 
 
-def documents_sql(source: str, tweets_per_account: int, seed: int, max_chars: int) -> str:
-    """The query: one row (userid, doc) per account of `_statelink_ids` that has usable text.
+def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str | None = "_statelink_ids") -> str:
+    """CTEs ending in `sampled(userid, rt, txt, r)`: each account's cleaned, deduplicated sample.
 
+    `r` is the rank (1 = first) in the sample's order; rows with r > tweets_per_account are
+    already dropped. With `ids`, only accounts in that table; with None, every account.
     The regex cleaning runs only on each account's first OVERSAMPLE * tweets_per_account
     tweets by key (originals first), not on all of its tweets, so its cost is bounded by the
     number of accounts rather than the size of the dump.
     """
     n = int(tweets_per_account)
+    semi = f"SEMI JOIN {ids} AS i ON t.userid = i.userid" if ids else ""
     return f"""
     WITH keyed AS (
         SELECT t.userid, t.tweetid, coalesce(t.is_retweet, FALSE) AS rt, t.tweet_text,
                md5_number(t.tweetid || '|' || {int(seed)}) AS k
         FROM {source} AS t
-        SEMI JOIN _statelink_ids AS i ON t.userid = i.userid
+        {semi}
         WHERE t.tweet_text IS NOT NULL
     ),
     candidates AS (
@@ -74,12 +77,18 @@ def documents_sql(source: str, tweets_per_account: int, seed: int, max_chars: in
         QUALIFY row_number() OVER (PARTITION BY userid, txt ORDER BY rt, k, tweetid) = 1
     ),
     ranked AS (
-        SELECT userid, txt, row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) AS r
+        SELECT userid, rt, txt, row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) AS r
         FROM distinct_texts
-    )
+    ),
+    sampled AS (SELECT * FROM ranked WHERE r <= {n})
+    """
+
+
+def documents_sql(source: str, tweets_per_account: int, seed: int, max_chars: int, ids: str | None = "_statelink_ids") -> str:
+    """The query: one row (userid, doc) per account (of `ids`, if given) that has usable text."""
+    return f"""{sampled_tweets_sql(source, tweets_per_account, seed, ids)}
     SELECT userid, left(string_agg(txt, '{TWEET_SEPARATOR}' ORDER BY r), {int(max_chars)}) AS doc
-    FROM ranked
-    WHERE r <= {n}
+    FROM sampled
     GROUP BY userid
     """
 

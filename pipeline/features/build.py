@@ -14,11 +14,13 @@ from pipeline.config import FeaturesParams
 from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
 from pipeline.features.coordination import compute_coordination
 from pipeline.features.tables import connect, materialise_tweets
+from pipeline.features.text import TEXT_FEATURES, compute_text
 from pipeline.io import atomic_path
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
 # Columns carried beside the features; never fed to a model.
-META_COLUMNS = ("userid", "campaign", "label", "account_language", "main_language", "n_tweets_seen", "coord_cluster")
+# `doc` is the account's text sample, which the model's fitted n-gram score reads.
+META_COLUMNS = ("userid", "campaign", "label", "account_language", "main_language", "n_tweets_seen", "coord_cluster", "doc")
 
 
 def feature_columns(table: pa.Table | list[str]) -> list[str]:
@@ -48,6 +50,7 @@ def build_features(
     )
     materialise_tweets(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, settings).sql_query()}")
+    compute_text(con, params.text)
     coord = compute_coordination(con, params.coordination)
     con.register("coord_arrow", coord)
     con.execute("CREATE OR REPLACE TEMP TABLE coord AS SELECT * FROM coord_arrow")
@@ -57,12 +60,13 @@ def build_features(
 
 
 def assemble_sql(coord: str | None = "coord") -> str:
-    """One row per account of `acc`: meta columns, behaviour table `beh`, then the `coord` table.
+    """One row per account of `acc`: meta columns, behaviour table `beh`, text table `txt`, then the `coord` table.
 
-    Without `coord`, the meta and behaviour columns only (an engine that adds coordination
+    Without `coord`, the meta, behaviour and text columns only (an engine that adds coordination
     later, in the same column order).
     """
     coord_cols = ", c.* EXCLUDE (userid)" if coord else ""
+    text_cols = ", ".join(f"x.{c}" for c in TEXT_FEATURES)
     coord_join = f" JOIN {coord} c USING (userid)" if coord else ""
     return f"""WITH ml AS (
                SELECT userid, FIRST(tweet_language ORDER BY n DESC, tweet_language) AS main_language
@@ -70,8 +74,9 @@ def assemble_sql(coord: str | None = "coord") -> str:
                      WHERE tweet_language IS NOT NULL GROUP BY ALL) GROUP BY userid)
            SELECT a.userid, a.campaign, a.label, a.account_language,
                   COALESCE(ml.main_language, a.account_language) AS main_language,
-                  COALESCE(b.n_tweets, 0) AS n_tweets_seen, b.* EXCLUDE (userid){coord_cols}
-           FROM acc a JOIN beh b USING (userid){coord_join} LEFT JOIN ml USING (userid)
+                  COALESCE(b.n_tweets, 0) AS n_tweets_seen, COALESCE(x.doc, '') AS doc, b.* EXCLUDE (userid),
+                  {text_cols}{coord_cols}
+           FROM acc a JOIN beh b USING (userid) LEFT JOIN txt x USING (userid){coord_join} LEFT JOIN ml USING (userid)
            ORDER BY a.userid"""
 
 

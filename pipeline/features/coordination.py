@@ -49,7 +49,7 @@ def _items_sql(p: CoordinationParams) -> dict[str, str]:
                         SELECT population, userid, UNNEST(urls) AS url FROM tw WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
         "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid FROM tw",
-        "near_duplicate": "SELECT population, bucket AS item, userid FROM nd_buckets",
+        "near_duplicate": "SELECT population, grp AS item, userid FROM nd_doc_groups",
     }
 
 
@@ -122,18 +122,45 @@ def nd_keys_sql(p: CoordinationParams, texts: str = "nd_texts") -> str:
 # One LSH bucket, as text: band and key.
 ND_BUCKET_SQL = "k.band::VARCHAR || ':' || k.key::VARCHAR"
 
+# A text's own label: 63 bits of its hash, so it fits a signed 64-bit column in every engine.
+TEXT_LABEL_SQL = "(hash(norm) >> 1)::BIGINT"
 
-def near_duplicate_buckets(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> None:
-    """LSH buckets of original tweets' normalised text → table `nd_buckets(population, userid, tweetid, bucket)`."""
+
+def nd_groups_sql(rounds: int, keys: str = "nd_keys", texts: str = "nd_texts", docs: str = "nd_docs") -> str:
+    """Near-duplicate group of each distinct text within each population: (population, text_id, grp).
+
+    Texts that share an LSH bucket are near-duplicates. Each text starts with its own label
+    and, `rounds` times, takes the smallest label found in any of its buckets (min-label
+    propagation), so copies of one text end in one group. One group per text, instead of
+    one item per band, is what keeps the pair join small: two accounts that share a copied
+    text share one item, not one per band. Propagation stops after `rounds` hops rather
+    than closing transitively, so a chain of small edits never grows into one giant group.
+    It runs within a population, so an account's groups depend only on the accounts it is
+    scored with, as every other coordination item does.
+    """
+    parts = [
+        f"pt AS (SELECT DISTINCT d.population, t.text_id, {TEXT_LABEL_SQL} AS grp FROM {docs} d JOIN {texts} t USING (norm))",
+        f"pk AS (SELECT pt.population, pt.text_id, k.band, k.key FROM pt JOIN {keys} k USING (text_id))",
+        "l0 AS (SELECT population, text_id, grp FROM pt)",
+    ]
+    for r in range(1, int(rounds) + 1):
+        parts.append(f"b{r} AS (SELECT pk.population, pk.band, pk.key, MIN(l.grp) AS grp FROM pk JOIN l{r - 1} l USING (population, text_id) GROUP BY ALL)")
+        parts.append(f"l{r} AS (SELECT pk.population, pk.text_id, MIN(b.grp) AS grp FROM pk JOIN b{r} b USING (population, band, key) GROUP BY ALL)")
+    return f"WITH {', '.join(parts)} SELECT population, text_id, grp FROM l{int(rounds)}"
+
+
+def near_duplicate_groups(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> None:
+    """Near-duplicate group of each original tweet → table `nd_doc_groups(population, userid, tweetid, grp)`."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_docs AS {nd_docs_sql(p)}")
     # Signatures are computed once per distinct text: copy-paste makes exact repeats common.
     con.execute("CREATE OR REPLACE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM (SELECT DISTINCT norm FROM nd_docs)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_keys AS {nd_keys_sql(p)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE nd_groups AS {nd_groups_sql(p.near_duplicate_rounds)}")
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE nd_buckets AS
-        SELECT d.population, d.userid, d.tweetid, {ND_BUCKET_SQL} AS bucket
-        FROM nd_docs d JOIN nd_texts t USING (norm) JOIN nd_keys k USING (text_id)
+        """
+        CREATE OR REPLACE TEMP TABLE nd_doc_groups AS
+        SELECT d.population, d.userid, d.tweetid, g.grp
+        FROM nd_docs d JOIN nd_texts t USING (norm) JOIN nd_groups g USING (population, text_id)
         """
     )
 
@@ -168,7 +195,7 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) 
     Expects views `acc` and `tweets` and the working table `tw` (`tables.materialise_tweets`). Returns userid, the features, and
     `coord_cluster` (a cluster id; meta, not a feature).
     """
-    near_duplicate_buckets(con, p)
+    near_duplicate_groups(con, p)
     items = _items_sql(p)
     edges = []
     for fam in FAMILIES:
@@ -179,26 +206,13 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) 
         edges.append(f"SELECT u, v, weight, '{fam}' AS fam FROM edges_{fam}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE edges_all AS {' UNION ALL '.join(edges)}")
 
-    partner_cols = ", ".join(
-        f"COUNT(DISTINCT CASE WHEN fam = '{f}' THEN partner END) AS {f}_partners" for f in FAMILIES
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE coord_deg AS
-        WITH e AS (SELECT u AS userid, v AS partner, weight, fam FROM edges_all
-                   UNION ALL SELECT v, u, weight, fam FROM edges_all)
-        SELECT userid, COUNT(DISTINCT partner) AS coord_partners, MAX(weight) AS coord_max_tie_weight,
-               COUNT(DISTINCT fam) AS coord_families, {partner_cols}
-        FROM e GROUP BY userid
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE coord_deg AS {degree_sql('edges_all')}")
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE nd_share AS
-        WITH multi AS (SELECT population, item FROM items_near_duplicate GROUP BY ALL HAVING COUNT(DISTINCT userid) >= 2),
-        dup AS (SELECT DISTINCT b.tweetid FROM nd_buckets b SEMI JOIN multi m ON b.population = m.population AND b.bucket = m.item)
-        SELECT d.userid, AVG(CASE WHEN dup.tweetid IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share_posts_near_duplicate
-        FROM nd_docs d LEFT JOIN dup USING (tweetid) GROUP BY d.userid
+        WITH multi AS (SELECT population, grp FROM nd_doc_groups GROUP BY ALL HAVING COUNT(DISTINCT userid) >= 2)
+        SELECT d.userid, AVG(CASE WHEN m.grp IS NOT NULL THEN 1.0 ELSE 0.0 END) AS share_posts_near_duplicate
+        FROM nd_doc_groups d LEFT JOIN multi m USING (population, grp) GROUP BY d.userid
         """
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE fast_rt AS {_fast_retweets_sql(p)}")
@@ -217,6 +231,24 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) 
         for name, c in zip(base.column_names, base.columns)
     ]
     return pa.table(filled, names=base.column_names)
+
+
+def degree_sql(edges: str) -> str:
+    """Per account: partners (any family and per family), strongest tie, families tied.
+
+    Ties are first folded per (account, partner) with a bit per family, so each count is a
+    plain COUNT/SUM: no COUNT(DISTINCT), which at millions of ties dominated the step.
+    """
+    bit = " ".join(f"WHEN '{f}' THEN {1 << i}" for i, f in enumerate(FAMILIES))
+    per_fam = ", ".join(f"SUM((fams >> {i}) & 1)::BIGINT AS {f}_partners" for i, f in enumerate(FAMILIES))
+    return f"""
+        WITH e AS (SELECT u AS userid, v AS partner, weight, fam FROM {edges}
+                   UNION ALL SELECT v, u, weight, fam FROM {edges}),
+        pp AS (SELECT userid, partner, MAX(weight) AS w, BIT_OR(CASE fam {bit} END) AS fams FROM e GROUP BY ALL)
+        SELECT userid, COUNT(*) AS coord_partners, MAX(w) AS coord_max_tie_weight,
+               bit_count(BIT_OR(fams))::BIGINT AS coord_families, {per_fam}
+        FROM pp GROUP BY userid
+        """
 
 
 def _clusters(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:

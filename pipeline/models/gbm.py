@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.config import EvaluateParams, TrainGbmParams
+from pipeline.config import EvaluateParams, TextNgramParams, TrainGbmParams
 from pipeline.io import atomic_path, write_json
 from pipeline.metrics import apply_platt, fit_platt, threshold_for_precision
 
@@ -86,21 +86,43 @@ def train_gbm(
     return GbmResult(final, features, oof_frame, best, threshold, platt)
 
 
+def _inner_folds(frame: pd.DataFrame) -> np.ndarray:
+    """The split's fold, and for accounts without one (held-out rows) a stable fold from their group."""
+    import zlib
+
+    n = max(2, int(frame["fold"].max()) + 1)
+    by_group = np.array([zlib.crc32(str(g).encode()) % n for g in frame["group"]])
+    return np.where(frame["fold"].to_numpy() >= 0, frame["fold"].to_numpy(), by_group)
+
+
 def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_rounds: int,
-               calibration: tuple[float, float]) -> pd.DataFrame:
+               calibration: tuple[float, float], text: TextNgramParams | None = None) -> pd.DataFrame:
     """Leave-one-campaign-out: each campaign scored by a model trained on all the others.
 
     `frame` holds every labelled account (train and held-out). Rounds are fixed to the main
-    model's, so no campaign's own labels tune the model that scores it.
+    model's, so no campaign's own labels tune the model that scores it. With `text`, the
+    n-gram score is refitted without the campaign too (out of fold inside the others), so
+    the campaign's own vocabulary never reaches the model that scores it.
     """
+    from pipeline.models import text_ngram
+
     rows = []
-    X = frame[features].to_numpy(dtype=np.float64)
     y = (frame["label"] == "state_linked").astype(int).to_numpy()
     campaigns = frame["campaign"].to_numpy()
+    folds = _inner_folds(frame) if text is not None else None
+    docs = frame["doc"].to_numpy(dtype=object) if text is not None else None
+    base = frame.drop(columns=[text_ngram.FEATURE], errors="ignore") if text is not None else frame
     for campaign in sorted(set(campaigns)):
         tr, te = campaigns != campaign, campaigns == campaign
         if len(set(y[tr])) < 2:
             continue
+        f = base
+        if text is not None:
+            col = np.full(len(frame), np.nan)
+            col[tr] = text_ngram.oof_scores(docs[tr], y[tr], folds[tr], text)
+            col[te] = text_ngram.fit_ngram(docs[tr], y[tr], text).score(docs[te])
+            f = base.assign(**{text_ngram.FEATURE: col})
+        X = f[features].to_numpy(dtype=np.float64)
         booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features),
                             num_boost_round=n_rounds)
         part = frame.loc[te, ["userid", "campaign", "label"]].copy()
@@ -109,8 +131,14 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["userid", "campaign", "label", "score"])
 
 
-def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams) -> None:
+def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=None) -> None:
+    from pipeline.models import text_ngram
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    if ngram is not None:
+        ngram.save(out_dir / text_ngram.FILE)
+    else:
+        (out_dir / text_ngram.FILE).unlink(missing_ok=True)
     with atomic_path(out_dir / "model.txt") as tmp:
         result.booster.save_model(str(tmp))
     write_json(out_dir / "meta.json", {

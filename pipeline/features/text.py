@@ -1,0 +1,100 @@
+"""Text features: what an account writes, in any script, with no tokenizer and nothing fitted.
+
+Computed on each account's deterministic sample of cleaned tweets (`encoder.text`: originals
+first, release artefacts such as handles and t.co links removed), so the cost is bounded
+per account, not by the size of the dump:
+
+- narrative lexicon shares (`lexicons.LEXICONS`: Hong Kong, COVID-19, Guo Wengui, Xinjiang),
+  in Simplified, Traditional and English;
+- script mix: Han and Latin letters' share of all letters, and among characters that differ
+  between the scripts, the Traditional share (Hong Kong and Taiwan write Traditional; the
+  operations in the record mostly post Simplified, also when they address Hong Kong);
+- camouflage share: quoted wisdom, classical verse, motivational filler, impersonal one-line
+  aphorisms in English — what the releases show these networks post between narratives.
+
+The same sample, joined, is the account's document (`doc`, a meta column): the model's
+fitted character n-gram score (`models.text_ngram`) is computed from it, inside the model,
+so that part is fitted on training folds only.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from pipeline.config import TextParams
+from pipeline.encoder.text import TWEET_SEPARATOR, URL_TOKEN, sampled_tweets_sql
+from pipeline.features.lexicons import CAMOUFLAGE_MARKERS, LEXICONS, SIMPLIFIED_CHARS, TRADITIONAL_CHARS
+
+TEXT_FEATURES = (
+    *(f"lex_{name}_share" for name in LEXICONS), "lex_any_share",
+    "han_char_share", "latin_char_share", "trad_char_share", "camouflage_share",
+)
+
+# RE2. Classical verse: two or more clauses of exactly five or seven Han characters.
+_VERSE = r"^(\p{Han}{5}|\p{Han}{7})([，,。；;！!？?、\s]+(\p{Han}{5}|\p{Han}{7}))+[。.！!]?$"
+# A one-line English aphorism: capitalised, 3 to 14 words, one full stop at the end, and no
+# person in it (organic posts say I, you, we), no hashtag, mention or digit.
+_APHORISM = r"^[A-Z][A-Za-z',;\- ]+[.!]$"
+_PERSONAL = r"(?i)\b(i|i'm|me|my|we|our|us|you|your)\b"
+# A whole post in quotation marks, or a quotation with an attribution dash.
+_QUOTED = r"^[\"“「『].+[\"”」』]$|——|--\s*\w"
+
+
+_RE_META = re.compile(r"([.^$*+?()\[\]{}|\\-])")
+
+
+def _lit(pattern: str) -> str:
+    """A SQL string literal."""
+    return "'" + pattern.replace("'", "''") + "'"
+
+
+def _alternation(terms) -> str:
+    """A quoted RE2 alternation of literal terms, lower-cased."""
+    return _lit("(" + "|".join(_RE_META.sub(r"\\\1", t.lower()) for t in terms) + ")")
+
+
+def _count_sql(col: str, char_class: str) -> str:
+    return f"length(regexp_replace({col}, '[^{char_class}]', '', 'g'))"
+
+
+def text_features_sql(source: str, p: TextParams) -> str:
+    """(userid, the TEXT_FEATURES..., doc) for every account of `source` with usable text."""
+    lex = ",\n".join(
+        f"AVG(CASE WHEN regexp_matches(low, {_alternation(terms)}) THEN 1.0 ELSE 0.0 END) AS lex_{name}_share"
+        for name, terms in LEXICONS.items()
+    )
+    any_lex = _alternation([t for terms in LEXICONS.values() for t in terms])
+    counts = ",\n".join(
+        f"{_count_sql('txt', cls)} AS n_{name}"
+        for name, cls in (("letters", r"\p{L}"), ("han", r"\p{Han}"), ("latin", r"\p{Latin}"),
+                          ("trad", TRADITIONAL_CHARS), ("simp", SIMPLIFIED_CHARS))
+    )
+    return f"""{sampled_tweets_sql(source, p.tweets_per_account, p.seed, ids=None)},
+    per_tweet AS (
+        SELECT userid, r, txt, LOWER(txt) AS low,
+               trim(regexp_replace(txt, '\\b{URL_TOKEN}\\b', '', 'g')) AS bare,
+               {counts}
+        FROM sampled
+    )
+    SELECT userid,
+           {lex},
+           AVG(CASE WHEN regexp_matches(low, {any_lex}) THEN 1.0 ELSE 0.0 END) AS lex_any_share,
+           SUM(n_han) / NULLIF(SUM(n_letters), 0)::DOUBLE AS han_char_share,
+           SUM(n_latin) / NULLIF(SUM(n_letters), 0)::DOUBLE AS latin_char_share,
+           SUM(n_trad) / NULLIF(SUM(n_trad) + SUM(n_simp), 0)::DOUBLE AS trad_char_share,
+           AVG(CASE WHEN regexp_matches(bare, {_lit(_VERSE)})
+                      OR regexp_matches(bare, {_lit(_QUOTED)})
+                      OR regexp_matches(low, {_alternation(CAMOUFLAGE_MARKERS)})
+                      OR (regexp_matches(bare, {_lit(_APHORISM)}) AND NOT regexp_matches(bare, {_lit(_PERSONAL)})
+                          AND len(string_split(bare, ' ')) BETWEEN 3 AND 14)
+                    THEN 1.0 ELSE 0.0 END) AS camouflage_share,
+           left(string_agg(txt, '{TWEET_SEPARATOR}' ORDER BY r), {int(p.max_chars)}) AS doc
+    FROM per_tweet GROUP BY userid
+    """
+
+
+def compute_text(con: duckdb.DuckDBPyConnection, p: TextParams, tweets: str = "tweets") -> None:
+    """Create temp table `txt` (userid, TEXT_FEATURES, doc) from the view `tweets`."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE txt AS {text_features_sql(tweets, p)}")

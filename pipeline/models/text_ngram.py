@@ -1,0 +1,102 @@
+"""The fitted text feature: a character n-gram TF-IDF logistic score of each account's document.
+
+Character n-grams need no word segmentation, so Simplified and Traditional Chinese, English
+and anything else are read alike. The vectoriser is a hashing one (no vocabulary to store or
+to leak), with IDF weights and the logistic model fitted on training accounts only. The
+score of a training account is out of fold (fitted without its fold), so LightGBM never
+trains on a score that saw its own label; held-out and scored accounts get the model fitted
+on all training accounts. Saved as plain arrays (`np.savez`, loaded without pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from pipeline.config import TextNgramParams
+from pipeline.io import atomic_path
+
+FEATURE = "text_ngram_score"
+FILE = "text_ngram.npz"
+
+
+def _vectoriser(p: TextNgramParams):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char", ngram_range=(p.ngram_min, p.ngram_max), n_features=2 ** p.hash_bits,
+                             alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
+
+
+def _counts(docs, p: TextNgramParams) -> sp.csr_matrix:
+    return _vectoriser(p).transform([d or "" for d in docs]).tocsr()
+
+
+def _weighted(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF x IDF, L2-normalised rows (a document with no text stays all zero)."""
+    from sklearn.preprocessing import normalize
+
+    x = counts.copy()
+    x.data = 1.0 + np.log(x.data)
+    x = x @ sp.diags(idf.astype(np.float32))
+    return normalize(x, norm="l2", copy=False)
+
+
+@dataclass
+class NgramModel:
+    params: TextNgramParams
+    idf: np.ndarray  # float32, one per hashed n-gram
+    coef: np.ndarray  # float32
+    intercept: float
+
+    def score(self, docs) -> np.ndarray:
+        """Probability-like score per document; NaN where the document is empty."""
+        docs = list(docs)
+        z = _weighted(_counts(docs, self.params), self.idf) @ self.coef + self.intercept
+        out = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+        empty = np.array([not d for d in docs], dtype=bool)
+        out[empty] = np.nan
+        return out
+
+    def save(self, path: Path) -> None:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, idf=self.idf, coef=self.coef, intercept=np.array([self.intercept]),
+                                    params=np.array([self.params.model_dump_json()]))
+
+    @classmethod
+    def load(cls, path: Path) -> "NgramModel":
+        with np.load(path, allow_pickle=False) as z:
+            params = TextNgramParams.model_validate_json(str(z["params"][0]))
+            return cls(params, z["idf"], z["coef"], float(z["intercept"][0]))
+
+
+def fit_ngram(docs, y: np.ndarray, p: TextNgramParams) -> NgramModel:
+    """IDF and a class-balanced L2 logistic regression on the documents that have text."""
+    from sklearn.linear_model import LogisticRegression
+
+    docs = list(docs)
+    has = np.array([bool(d) for d in docs])
+    counts = _counts([d for d, h in zip(docs, has) if h], p)
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
+    yh = np.asarray(y)[has]
+    if n == 0 or len(set(yh.tolist())) < 2:
+        return NgramModel(p, idf, np.zeros(counts.shape[1], np.float32), 0.0)
+    lr = LogisticRegression(C=p.c, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=p.seed)
+    lr.fit(_weighted(counts, idf), yh)
+    return NgramModel(p, idf, lr.coef_.ravel().astype(np.float32), float(lr.intercept_[0]))
+
+
+def oof_scores(docs, y: np.ndarray, folds: np.ndarray, p: TextNgramParams) -> np.ndarray:
+    """Each document scored by a model fitted on the other folds."""
+    docs = np.asarray(list(docs), dtype=object)
+    y, folds = np.asarray(y), np.asarray(folds)
+    out = np.full(len(docs), np.nan)
+    for k in np.unique(folds):
+        va = folds == k
+        out[va] = fit_ngram(docs[~va], y[~va], p).score(docs[va])
+    return out

@@ -1,0 +1,135 @@
+"""Text features and the fitted n-gram score, on tiny hand-made accounts with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import FeaturesParams, TextNgramParams
+from pipeline.errors import InputError
+from pipeline.features.build import run_features
+from pipeline.features.lexicons import SIMPLIFIED_CHARS, TRADITIONAL_CHARS
+from pipeline.models import text_ngram
+from tests.conftest import account, tweet
+
+
+def _features(write_tables, tmp_path, posts: dict[str, list[str]], silent=("quiet",)):
+    accounts = [account(u) for u in [*posts, *silent]]
+    tweets = [tweet(f"{u}-{i}", u, f"2020-03-0{1 + i % 9} 0{i % 10}:00", tweet_text=t)
+              for u, texts in posts.items() for i, t in enumerate(texts)]
+    table = run_features(write_tables(accounts, tweets), tmp_path / "f.parquet", FeaturesParams())
+    return {r["userid"]: r for r in table.to_pylist()}
+
+
+def test_narrative_lexicons_match_simplified_traditional_and_english(write_tables, tmp_path):
+    f = _features(write_tables, tmp_path, {
+        "simp": ["香港暴徒破坏社会秩序", "今天天气很好"],
+        "trad": ["香港暴徒破壞社會秩序，外國勢力是黑手"],
+        "eng": ["The RIOTERS are backed by foreign forces", "Fort Detrick must be investigated", "lovely tea"],
+        "plain": ["my cat sleeps all day", "新年快乐"],
+    })
+    assert f["simp"]["lex_hk_share"] == pytest.approx(0.5)
+    assert f["trad"]["lex_hk_share"] == pytest.approx(1.0)
+    assert f["eng"]["lex_hk_share"] == pytest.approx(1 / 3)
+    assert f["eng"]["lex_covid_share"] == pytest.approx(1 / 3)
+    assert f["eng"]["lex_any_share"] == pytest.approx(2 / 3)
+    assert f["plain"]["lex_any_share"] == 0
+    # No text is unknown, not zero.
+    assert f["quiet"]["lex_any_share"] is None or math.isnan(f["quiet"]["lex_any_share"])
+    assert f["quiet"]["doc"] == ""
+
+
+def test_script_mix_and_traditional_share(write_tables, tmp_path):
+    f = _features(write_tables, tmp_path, {
+        "trad": ["我們這個國家的人說話"],
+        "simp": ["我们这个国家的人说话"],
+        "mixed": ["我们 hello"],
+        "latin": ["hello world"],
+    })
+    assert f["trad"]["trad_char_share"] == pytest.approx(1.0)
+    assert f["simp"]["trad_char_share"] == 0
+    assert f["latin"]["han_char_share"] == 0 and f["latin"]["latin_char_share"] == pytest.approx(1.0)
+    assert f["mixed"]["han_char_share"] == pytest.approx(2 / 7)
+    assert f["latin"]["trad_char_share"] is None or math.isnan(f["latin"]["trad_char_share"])
+
+
+def test_camouflage_verse_quotes_and_aphorisms_but_not_personal_posts(write_tables, tmp_path):
+    f = _features(write_tables, tmp_path, {
+        "camo": ["床前明月光，疑是地上霜。举头望明月，低头思故乡。 https://t.co/abc",
+                 "Experience is the mother of wisdom. https://t.co/xyz",
+                 "“The journey is the reward.”",
+                 "坚持下去!!!!"],
+        "organic": ["I can't believe the bus was late again today.", "We watched the match, what a goal",
+                    "Stocks are up 3% on Tuesday", "周末和朋友去吃火锅"],
+    })
+    assert f["camo"]["camouflage_share"] == pytest.approx(1.0)
+    assert f["organic"]["camouflage_share"] == 0
+
+
+def test_document_drops_release_artefacts(write_tables, tmp_path):
+    f = _features(write_tables, tmp_path, {"a": ["RT @someone: support the police @x https://t.co/AbC123 now"]})
+    doc = f["a"]["doc"]
+    assert "support the police" in doc
+    assert "t.co" not in doc and "@someone" not in doc and "@x" not in doc
+
+
+def test_traditional_and_simplified_sets_are_disjoint_and_paired():
+    assert len(TRADITIONAL_CHARS) == len(SIMPLIFIED_CHARS)
+    assert not set(TRADITIONAL_CHARS) & set(SIMPLIFIED_CHARS)
+
+
+def _toy_docs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    io = ["支持香港警察严正执法", "美国应该调查德特里克堡", "负责任大国 抗疫", "support the police now"]
+    org = ["今天和朋友去公园", "the match was great", "我家的猫很可爱", "coffee and rain again"]
+    docs, y = [], []
+    for i in range(n):
+        lab = i % 2
+        bank = io if lab else org
+        docs.append("\n".join(rng.choice(bank, 2)))
+        y.append(lab)
+    return docs, np.array(y)
+
+
+P = TextNgramParams(hash_bits=14)
+
+
+def test_ngram_model_separates_saves_and_loads(tmp_path):
+    docs, y = _toy_docs()
+    model = text_ngram.fit_ngram(docs, y, P)
+    s = model.score(docs + [""])
+    assert np.isnan(s[-1])
+    assert s[:-1][y == 1].min() > s[:-1][y == 0].max()
+    model.save(tmp_path / "t.npz")
+    again = text_ngram.NgramModel.load(tmp_path / "t.npz")
+    np.testing.assert_array_equal(again.score(docs), model.score(docs))
+    assert again.params == P
+
+
+def test_out_of_fold_score_never_sees_its_own_label():
+    docs, y = _toy_docs()
+    folds = np.arange(len(docs)) % 4
+    base = text_ngram.oof_scores(docs, y, folds, P)
+    flipped = y.copy()
+    flipped[folds == 0] = 1 - flipped[folds == 0]  # change only fold 0's labels
+    again = text_ngram.oof_scores(docs, flipped, folds, P)
+    np.testing.assert_array_equal(again[folds == 0], base[folds == 0])
+    assert not np.allclose(again[folds != 0], base[folds != 0])
+
+
+def test_scorer_reads_the_document_and_refuses_a_table_without_it(trained_model):
+    from pipeline.scoring import GbmScorer
+
+    scorer = GbmScorer.load(trained_model["dir"] / "gbm")
+    assert text_ngram.FEATURE in scorer.features and scorer.ngram is not None
+    feats = pd.read_parquet(trained_model["dir"] / "features.parquet").head(20)
+    s = scorer.score(feats)
+    # A stale precomputed column is ignored: the score comes from the document.
+    np.testing.assert_array_equal(scorer.score(feats.assign(**{text_ngram.FEATURE: 0.0})), s)
+    changed = scorer.raw(feats.assign(doc=""))
+    assert not np.allclose(changed, scorer.raw(feats))
+    with pytest.raises(InputError, match="doc"):
+        scorer.score(feats.drop(columns=["doc"]))
