@@ -65,7 +65,7 @@ class CoordinationParams(_Section):
     min_text_chars: int = Field(12, ge=1)
     # Hops of min-label propagation that group texts sharing LSH buckets (not a transitive
     # closure, so chains of small edits do not merge unrelated texts).
-    near_duplicate_rounds: int = Field(2, ge=1, le=5)
+    near_duplicate_rounds: int = Field(1, ge=1, le=5)
 
 
 class TextParams(_Section):

@@ -41,8 +41,9 @@ def stage_train_gbm(features_path: Path, split_path: Path, out_dir: Path, params
     ngram = None
     if tp.enabled:
         y = (train["label"] == "state_linked").to_numpy().astype(int)
-        train[text_ngram.FEATURE] = text_ngram.oof_scores(train["doc"], y, train["fold"].to_numpy(), tp)
-        ngram = text_ngram.fit_ngram(train["doc"], y, tp)
+        c = text_ngram.counts(train["doc"], tp)
+        train[text_ngram.FEATURE] = text_ngram.oof_scores(train["doc"], y, train["fold"].to_numpy(), tp, c=c)
+        ngram = text_ngram.fit_ngram(train["doc"], y, tp, c=c)
         features = [*features, text_ngram.FEATURE]
     result = train_gbm(train, features, params.train_gbm, params.evaluate)
     save_gbm(result, out_dir, params.train_gbm, ngram)

@@ -30,6 +30,7 @@ so padding is minimal. Measured figures are in bench/encoder.py's docstring.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -177,14 +178,32 @@ def _autocast(device: str, enabled: bool):
 # ------------------------------------------------------------------ scoring ------------------
 
 
+@contextlib.contextmanager
+def _cpu_threads(n: int):
+    """torch's intra-op threads set to n inside the block, restored after."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _logits(model, ids: list[list[int]], pad_id: int, batch_size: int, device: str, bf16: bool) -> np.ndarray:
-    """Logits of pre-tokenised documents, longest first (little padding), in the input order."""
+    """Logits of pre-tokenised documents, longest first (little padding), in the input order.
+
+    One document per call on CPU runs on one thread: a single 128-token document is too small
+    to split across cores (measured: as fast as two threads on an idle machine), and when
+    another process holds a core, two spinning threads ran ~10x slower than one.
+    """
     torch = _torch()
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     out = np.empty(len(ids), dtype=np.float64)
     was_training = model.training
     model.eval()
-    with torch.inference_mode(), _autocast(device, bf16):
+    threads = _cpu_threads(1) if (batch_size == 1 and device == "cpu") else contextlib.nullcontext()
+    with torch.inference_mode(), _autocast(device, bf16), threads:
         for a in range(0, len(order), batch_size):
             chunk = order[a : a + batch_size]
             input_ids, mask = _batch([ids[i] for i in chunk], pad_id, device)

@@ -111,6 +111,7 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
     campaigns = frame["campaign"].to_numpy()
     folds = _inner_folds(frame) if text is not None else None
     docs = frame["doc"].to_numpy(dtype=object) if text is not None else None
+    counts = text_ngram.counts(docs, text) if text is not None else None
     base = frame.drop(columns=[text_ngram.FEATURE], errors="ignore") if text is not None else frame
     for campaign in sorted(set(campaigns)):
         tr, te = campaigns != campaign, campaigns == campaign
@@ -119,8 +120,8 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
         f = base
         if text is not None:
             col = np.full(len(frame), np.nan)
-            col[tr] = text_ngram.oof_scores(docs[tr], y[tr], folds[tr], text)
-            col[te] = text_ngram.fit_ngram(docs[tr], y[tr], text).score(docs[te])
+            col[tr] = text_ngram.oof_scores(docs[tr], y[tr], folds[tr], text, c=counts[tr])
+            col[te] = text_ngram.fit_ngram(docs[tr], y[tr], text, c=counts[tr]).score(docs[te])
             f = base.assign(**{text_ngram.FEATURE: col})
         X = f[features].to_numpy(dtype=np.float64)
         booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features),

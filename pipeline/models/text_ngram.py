@@ -54,11 +54,7 @@ class NgramModel:
     def score(self, docs) -> np.ndarray:
         """Probability-like score per document; NaN where the document is empty."""
         docs = list(docs)
-        z = _weighted(_counts(docs, self.params), self.idf) @ self.coef + self.intercept
-        out = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
-        empty = np.array([not d for d in docs], dtype=bool)
-        out[empty] = np.nan
-        return out
+        return _score_counts(self, _counts(docs, self.params), _has_text(docs))
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp:
@@ -73,30 +69,56 @@ class NgramModel:
             return cls(params, z["idf"], z["coef"], float(z["intercept"][0]))
 
 
-def fit_ngram(docs, y: np.ndarray, p: TextNgramParams) -> NgramModel:
-    """IDF and a class-balanced L2 logistic regression on the documents that have text."""
+def counts(docs, p: TextNgramParams) -> sp.csr_matrix:
+    """Hashed n-gram counts of documents: computed once, then sliced for every fold's fit."""
+    return _counts(list(docs), p)
+
+
+def _fit_counts(c: sp.csr_matrix, has: np.ndarray, y: np.ndarray, p: TextNgramParams) -> NgramModel:
     from sklearn.linear_model import LogisticRegression
 
-    docs = list(docs)
-    has = np.array([bool(d) for d in docs])
-    counts = _counts([d for d, h in zip(docs, has) if h], p)
-    n = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    c = c[has]
+    n = c.shape[0]
+    df = np.bincount(c.indices, minlength=c.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
     yh = np.asarray(y)[has]
     if n == 0 or len(set(yh.tolist())) < 2:
-        return NgramModel(p, idf, np.zeros(counts.shape[1], np.float32), 0.0)
+        return NgramModel(p, idf, np.zeros(c.shape[1], np.float32), 0.0)
     lr = LogisticRegression(C=p.c, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=p.seed)
-    lr.fit(_weighted(counts, idf), yh)
+    lr.fit(_weighted(c, idf), yh)
     return NgramModel(p, idf, lr.coef_.ravel().astype(np.float32), float(lr.intercept_[0]))
 
 
-def oof_scores(docs, y: np.ndarray, folds: np.ndarray, p: TextNgramParams) -> np.ndarray:
+def _score_counts(model: NgramModel, c: sp.csr_matrix, has: np.ndarray) -> np.ndarray:
+    z = _weighted(c, model.idf) @ model.coef + model.intercept
+    out = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    out[~has] = np.nan
+    return out
+
+
+def _has_text(docs) -> np.ndarray:
+    return np.array([bool(d) for d in docs], dtype=bool)
+
+
+def fit_ngram(docs, y: np.ndarray, p: TextNgramParams, c: sp.csr_matrix | None = None) -> NgramModel:
+    """IDF and a class-balanced L2 logistic regression on the documents that have text.
+
+    `c`: the documents' `counts`, when the caller already has them.
+    """
+    docs = list(docs)
+    c = counts(docs, p) if c is None else c
+    return _fit_counts(c, _has_text(docs), y, p)
+
+
+def oof_scores(docs, y: np.ndarray, folds: np.ndarray, p: TextNgramParams, c: sp.csr_matrix | None = None) -> np.ndarray:
     """Each document scored by a model fitted on the other folds."""
-    docs = np.asarray(list(docs), dtype=object)
+    docs = list(docs)
+    c = counts(docs, p) if c is None else c
+    has = _has_text(docs)
     y, folds = np.asarray(y), np.asarray(folds)
     out = np.full(len(docs), np.nan)
     for k in np.unique(folds):
         va = folds == k
-        out[va] = fit_ngram(docs[~va], y[~va], p).score(docs[va])
+        model = _fit_counts(c[~va], has[~va], y[~va], p)
+        out[va] = _score_counts(model, c[va], has[va])
     return out
