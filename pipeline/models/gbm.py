@@ -121,7 +121,8 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
         if text is not None:
             col = np.full(len(frame), np.nan)
             col[tr] = text_ngram.oof_scores(docs[tr], y[tr], folds[tr], text, c=counts[tr])
-            col[te] = text_ngram.fit_ngram(docs[tr], y[tr], text, c=counts[tr]).score(docs[te])
+            model = text_ngram.fit_ngram(docs[tr], y[tr], text, c=counts[tr])
+            col[te] = model.score_counts(counts[te], np.array([bool(d) for d in docs[te]]))
             f = base.assign(**{text_ngram.FEATURE: col})
         X = f[features].to_numpy(dtype=np.float64)
         booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features),

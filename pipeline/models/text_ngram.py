@@ -30,7 +30,8 @@ def _vectoriser(p: TextNgramParams):
                              alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
 
 
-def _counts(docs, p: TextNgramParams) -> sp.csr_matrix:
+def counts(docs, p: TextNgramParams) -> sp.csr_matrix:
+    """Hashed n-gram counts of documents: computed once, then sliced for every fold's fit."""
     return _vectoriser(p).transform([d or "" for d in docs]).tocsr()
 
 
@@ -54,7 +55,11 @@ class NgramModel:
     def score(self, docs) -> np.ndarray:
         """Probability-like score per document; NaN where the document is empty."""
         docs = list(docs)
-        return _score_counts(self, _counts(docs, self.params), _has_text(docs))
+        return self.score_counts(counts(docs, self.params), _has_text(docs))
+
+    def score_counts(self, c: sp.csr_matrix, has: np.ndarray) -> np.ndarray:
+        """`score` from precomputed `counts`; `has` marks the documents with text."""
+        return _score_counts(self, c, has)
 
     def save(self, path: Path) -> None:
         with atomic_path(path) as tmp:
@@ -67,11 +72,6 @@ class NgramModel:
         with np.load(path, allow_pickle=False) as z:
             params = TextNgramParams.model_validate_json(str(z["params"][0]))
             return cls(params, z["idf"], z["coef"], float(z["intercept"][0]))
-
-
-def counts(docs, p: TextNgramParams) -> sp.csr_matrix:
-    """Hashed n-gram counts of documents: computed once, then sliced for every fold's fit."""
-    return _counts(list(docs), p)
 
 
 def _fit_counts(c: sp.csr_matrix, has: np.ndarray, y: np.ndarray, p: TextNgramParams) -> NgramModel:
