@@ -20,7 +20,7 @@ def pip_requirements(with_encoder: bool = False) -> list[str]:
 
     names = ["mlflow", "lightgbm", "duckdb", "pyarrow", "pandas", "numpy", "scikit-learn", "scipy", "pydantic", "pyyaml"]
     if with_encoder:
-        names += ["torch", "transformers", "tokenizers", "safetensors"]
+        names += ["torch", "transformers", "tokenizers", "safetensors", "onnxruntime"]
     # torch's local version (+cpu) is not on the public index; pin the release.
     return [f"{n}=={version(n).split('+')[0]}" for n in names]
 

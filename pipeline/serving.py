@@ -138,7 +138,7 @@ class Bundle:
 
     scorer: GbmScorer
     features: FeaturesParams
-    encoder: Any = None  # (classifier, tokenizer), int8 on CPU when fast inference is on
+    encoder: Callable[[list[str]], np.ndarray] | None = None  # documents -> P(state-linked)
     encoder_params: Any = None  # EncoderParams
     ensemble: dict | None = None
 
@@ -183,18 +183,13 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
         bundle = Bundle(bundle, FeaturesParams())
     out = bundle.scorer.score_with_reasons(feats)
     if bundle.encoder is not None and docs is not None and len(out):
-        from pipeline.encoder.finetune import predict_model
         from pipeline.models.ensemble import apply_stacker
 
         gbm = out["score"].to_numpy()
         run = np.ones(len(out), bool) if band is None else (gbm >= band[0]) & (gbm <= band[1])
         enc = np.full(len(out), np.nan)
         if run.any():
-            model, tok = bundle.encoder
-            ids = out.loc[run, "userid"].tolist()
-            # The model is already int8 when fast inference is on: one document per call (see predict_model).
-            batch = 1 if bundle.encoder_params.fast_inference else bundle.encoder_params.eval_batch_size
-            enc[run] = predict_model(model, tok, docs(ids), batch, fast=False, device="cpu")
+            enc[run] = bundle.encoder(docs(out.loc[run, "userid"].tolist()))
         out["score"] = apply_stacker(bundle.ensemble, gbm, enc)
         out["label"] = np.where(out["score"] >= bundle.threshold, "state_linked", "not_flagged")
         # The encoder's say, in words, where it pushed the stacked score up.
@@ -216,19 +211,38 @@ def score_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
     return score_tables(accounts, tweets, bundle)
 
 
+def load_encoder(folder: Path, ep) -> Callable[[list[str]], np.ndarray]:
+    """documents -> P(state-linked), scored exactly as the train_encoder stage scored held-out accounts.
+
+    Fast inference: the folder's int8 ONNX graph, one document per run on `cpu_threads`
+    threads, without loading the torch model. Otherwise the fp32 torch classifier.
+    """
+    from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
+
+    if ep.fast_inference:
+        if not (folder / FAST_FILE).is_file():
+            raise InputError(f"{folder} has no {FAST_FILE}, which encoder.fast_inference needs; "
+                             "re-run the train_encoder stage.")
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(folder)
+        clf = OnnxClassifier(folder / FAST_FILE, ep.cpu_threads)
+        return lambda docs: clf.predict(docs, tok)
+    from pipeline.encoder.finetune import load_classifier, predict_model
+
+    model, tok = load_classifier(folder, "cpu")
+    return lambda docs: predict_model(model, tok, docs, ep.eval_batch_size, device="cpu")
+
+
 def load_bundle(artifacts: dict[str, str]) -> Bundle:
     """Load the model's parts from MLflow artifact paths (`gbm`, `features_params`, and
     optionally `encoder`, `encoder_params`, `ensemble`)."""
     params = FeaturesParams.model_validate(json.loads(Path(artifacts["features_params"]).read_text(encoding="utf-8")))
     bundle = Bundle(GbmScorer.load(artifacts["gbm"]), params)
     if artifacts.get("encoder") and artifacts.get("ensemble"):
-        from pipeline.encoder.finetune import load_classifier, quantize_for_cpu
         from pipeline.encoder.params import EncoderParams
 
         ep = EncoderParams.model_validate(json.loads(Path(artifacts["encoder_params"]).read_text(encoding="utf-8")))
-        model, tok = load_classifier(Path(artifacts["encoder"]), "cpu")
-        if ep.fast_inference:
-            model = quantize_for_cpu(model)
-        bundle.encoder, bundle.encoder_params = (model, tok), ep
+        bundle.encoder, bundle.encoder_params = load_encoder(Path(artifacts["encoder"]), ep), ep
         bundle.ensemble = json.loads((Path(artifacts["ensemble"]) / "meta.json").read_text(encoding="utf-8"))
     return bundle

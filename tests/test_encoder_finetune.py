@@ -29,7 +29,7 @@ from pipeline.encoder.params import EncoderParams  # noqa: E402
 from pipeline.encoder.provision import PROVENANCE, provision_encoder  # noqa: E402
 from pipeline.encoder.text import account_documents  # noqa: E402
 from pipeline.encoder.tiny import build_tiny_encoder  # noqa: E402
-from pipeline.errors import ConfigError, StatelinkError  # noqa: E402
+from pipeline.errors import ConfigError, InputError, StatelinkError  # noqa: E402
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA  # noqa: E402
 from tests.conftest import _rows_to_table, account, tweet  # noqa: E402
 
@@ -194,11 +194,73 @@ def test_fast_path_scores_are_close_to_fp32(trained):
     model, (docs, y) = trained
     from sklearn.metrics import roc_auc_score
 
+    cal, _ = easy_docs(64)  # training documents, not the ones scored
     fp32 = predict_model(model, model.tokenizer, docs, fast=False)
-    fast = predict_model(model, model.tokenizer, docs, fast=True, device="cpu")
+    fast = predict_model(model, model.tokenizer, docs, fast=True, device="cpu", calibration_docs=cal)
     assert np.abs(fast - fp32).max() < 0.05
     assert abs(roc_auc_score(y, fast) - roc_auc_score(y, fp32)) < 0.02
-    assert next(model.parameters()).dtype == torch.float32  # the fast path quantises a copy
+    # The fast path exports a smoothed copy: the model itself is untouched.
+    assert next(model.parameters()).dtype == torch.float32
+    np.testing.assert_array_equal(predict_model(model, model.tokenizer, docs, fast=False), fp32)
+    with pytest.raises(InputError, match="calibration_docs"):
+        predict_model(model, model.tokenizer, docs, fast=True, device="cpu")
+
+
+def test_int8_file_quantises_every_projection_and_keeps_the_head_fp32(tmp_path, trained):
+    import onnx
+
+    from pipeline.encoder.fast import FAST_FILE, build_int8
+
+    model, _ = trained
+    path = build_int8(model, easy_docs(64)[0], tmp_path / FAST_FILE)
+    graph = onnx.load(str(path))
+    ops = [n.op_type for n in graph.graph.node]
+    layers = model.encoder.config.num_hidden_layers
+    assert ops.count("MatMulInteger") == 6 * layers  # Q, K, V, attention out, FFN in, FFN out
+    assert ops.count("Gemm") + ops.count("MatMul") >= 1  # the head (and attention scores) stay float
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}["statelink"])
+    assert meta["max_length"] == 32 and meta["smoothing"]["calibration_docs"] == 64
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert not list(tmp_path.glob(".int8-*")) and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_int8_scores_do_not_depend_on_batch_mates_order_or_threads(tmp_path, trained):
+    from pipeline.encoder.fast import OnnxClassifier, build_int8
+
+    model, (docs, _) = trained
+    path = build_int8(model, easy_docs(64)[0], tmp_path / "int8.onnx")
+    one = OnnxClassifier(path, workers=1).predict(docs, model.tokenizer)
+    two = OnnxClassifier(path, workers=2)
+    np.testing.assert_array_equal(two.predict(docs, model.tokenizer), one)
+    rev = two.predict(docs[::-1], model.tokenizer)[::-1]
+    np.testing.assert_array_equal(rev, one)
+    np.testing.assert_array_equal(two.predict(docs[5:9], model.tokenizer), one[5:9])
+    assert len(set(np.round(one, 6))) > 10  # real, varied scores
+
+
+def test_smoothing_keeps_the_fp32_function(trained):
+    import copy
+
+    from pipeline.encoder.fast import _tokenize, smooth_linears
+
+    model, (docs, _) = trained
+    ids = _tokenize(model.tokenizer, easy_docs(64)[0], "", 32)
+    smoothed = smooth_linears(copy.deepcopy(model, memo={id(model.tokenizer): model.tokenizer}), ids)
+    a = predict_model(model, model.tokenizer, docs, fast=False)
+    b = predict_model(smoothed, model.tokenizer, docs, fast=False)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert type(smoothed.encoder.encoder.layer[0].output.dense).__name__ == "Sequential"
+
+
+def test_scoring_refuses_a_fast_model_folder_without_its_int8_file(tmp_path, trained):
+    from pipeline.serving import load_encoder
+
+    model, (docs, _) = trained
+    out = save_classifier(model, model.tokenizer, tmp_path / "clf")
+    with pytest.raises(InputError, match="int8.onnx"):
+        load_encoder(out, fast_params(fast_inference=True))
+    fp32 = load_encoder(out, fast_params(fast_inference=False))(docs)
+    np.testing.assert_allclose(fp32, predict_model(model, model.tokenizer, docs, fast=False), atol=1e-6)
 
 
 def test_same_seed_same_scores(tiny_dir, trained):
@@ -302,6 +364,16 @@ def test_stage_writes_model_oof_and_holdout(tmp_path, tiny_dir):
     assert summary["oof_auc"] > 0.8 and json.loads((out / "meta.json").read_text())["accounts"]["train"] == 48
     assert (out / "classifier.json").is_file()
     assert not list(out.parent.glob(".*tmp*"))
+    # Held-out accounts are scored by the int8 file that `statelink score` will use.
+    from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
+    from pipeline.encoder.text import account_documents
+
+    from transformers import AutoTokenizer
+
+    p = fast_params()
+    docs = account_documents(tmp_path / "tweets.parquet", holdout["userid"], p.tweets_per_account, p.seed, p.max_chars)
+    again = OnnxClassifier(out / FAST_FILE).predict([docs[u] for u in holdout["userid"]], AutoTokenizer.from_pretrained(out))
+    np.testing.assert_array_equal(again, holdout["score"].to_numpy())
 
 
 # ------------------------------------------------------------- the real encoder -------------
@@ -325,6 +397,24 @@ def test_real_e5_fine_tunes_a_few_steps(tmp_path):
     losses = model.settings["train"]["first_losses"] + model.settings["train"]["last_losses"][-1:]
     assert model.settings["train"]["steps"] == 4
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
-    for fast in (False, True):
-        s = predict_model(model, model.tokenizer, docs, fast=fast, device="cpu")
+    fp32 = predict_model(model, model.tokenizer, docs, fast=False, device="cpu")
+    # The real e5 through the int8 ONNX fast path (export, smoothing, quantisation, runtime).
+    fast = predict_model(model, model.tokenizer, docs, fast=True, device="cpu", calibration_docs=docs)
+    for s in (fp32, fast):
         assert np.isfinite(s).all() and ((s >= 0) & (s <= 1)).all()
+    assert np.abs(fast - fp32).max() < 0.25
+
+
+def test_int8_scorer_pickles_with_its_graph(tmp_path, trained):
+    """Spark ships the scorer to executors, which need not see the driver's files."""
+    import pickle
+
+    from pipeline.encoder.fast import OnnxClassifier, build_int8
+
+    model, (docs, _) = trained
+    path = build_int8(model, easy_docs(64)[0], tmp_path / "int8.onnx")
+    clf = OnnxClassifier(path, workers=2)
+    blob = pickle.dumps(clf)
+    path.unlink()
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.predict(docs, model.tokenizer), clf.predict(docs, model.tokenizer))

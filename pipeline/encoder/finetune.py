@@ -21,22 +21,22 @@ Formats (`save_classifier`): the encoder via save_pretrained (config.json + mode
 the tokenizer files, `head.safetensors` (head.weight [1, hidden], head.bias [1]) and
 `classifier.json` (pooling, prefix, max_length, training record). No pickles.
 
-Fast inference (`predict(..., fast=True)`): on CPU, int8 dynamic quantisation (per-channel) of
-the encoder's nn.Linear layers except the feed-forward output projections
-(torch.ao.quantization.quantize_dynamic; word embeddings and head stay fp32); on CUDA,
-bfloat16 autocast. Documents are scored longest first in length-sorted batches,
-so padding is minimal. Measured figures are in bench/encoder.py's docstring.
+Fast inference (`fast=True`): on CPU, the smoothed int8 ONNX Runtime graph of
+pipeline.encoder.fast, one document per run (`int8.onnx` in the classifier folder, built from
+training documents; the out-of-fold models get their own, from their own training documents,
+so stacking learns from scores made the way scoring makes them); on CUDA, bfloat16 autocast.
+fp32 documents are scored longest first in length-sorted batches, so padding is minimal.
+Measured figures are in bench/encoder.py's docstring.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import json
 import math
 import time
-import warnings
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,8 @@ from pipeline.encoder.convert import mean_pool
 from pipeline.encoder.params import EncoderParams
 from pipeline.encoder.provision import load_base, text_prefix
 from pipeline.errors import InputError, StatelinkError
+
+log = logging.getLogger(__name__)
 
 CLASSIFIER_JSON = "classifier.json"
 HEAD_FILE = "head.safetensors"
@@ -216,57 +218,37 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _is_ffn_output(name: str) -> bool:
-    """BERT's feed-forward output projection (encoder.layer.N.output.dense, intermediate -> hidden)."""
-    return name.endswith("output.dense") and "attention" not in name
-
-
-def quantize_for_cpu(model):
-    """A copy of the classifier with the encoder's Linear layers int8 dynamically quantised.
-
-    Per-channel weight scales; the feed-forward output projections stay fp32: their inputs
-    (after GELU) have outlier activations that per-tensor int8 activation scales clip, and
-    keeping those 12 layers fp32 cut the score error ~5x (mean |diff| 0.079 -> 0.015 on held-out
-    accounts) for little speed. Word embeddings and the head stay fp32.
-    """
-    torch = _torch()
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-    tok = getattr(model, "tokenizer", None)
-    fast = copy.deepcopy(model, memo={id(tok): tok} if tok is not None else None).cpu().eval()
-    spec = {
-        name: per_channel_dynamic_qconfig
-        for name, mod in fast.encoder.named_modules()
-        if isinstance(mod, torch.nn.Linear) and not _is_ffn_output(name)
-    }
-    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
-        warnings.simplefilter("ignore")
-        fast.encoder = quantize_dynamic(fast.encoder, spec, dtype=torch.qint8)
-    return fast
-
-
 def predict_model(
     model, tokenizer, docs: Sequence[str], batch_size: int = 64, fast: bool = False,
-    device: str | None = None, max_length: int | None = None,
+    device: str | None = None, max_length: int | None = None, *,
+    calibration_docs: Sequence[str] | None = None, workers: int = 1,
 ) -> np.ndarray:
-    """P(state-linked) per document from an in-memory classifier."""
+    """P(state-linked) per document from an in-memory classifier.
+
+    fast on CUDA: bfloat16 autocast. fast on CPU: the int8 ONNX fast path (pipeline.encoder.fast)
+    built for this model from `calibration_docs` (training documents, required), one document
+    per run on `workers` threads; the model itself is not changed.
+    """
     if len(docs) == 0:
         return np.zeros(0, dtype=np.float64)
     settings = getattr(model, "settings", {})
     device = device or next(model.parameters()).device.type
+    if fast and device == "cpu":
+        if max_length is not None and max_length != settings.get("max_length", 128):
+            raise InputError("the int8 fast path scores at the model's own max_length.")
+        if not calibration_docs:
+            raise InputError("the CPU fast path needs calibration_docs (training documents) to build its int8 file.")
+        import tempfile
+
+        from pipeline.encoder.fast import OnnxClassifier, build_int8
+
+        with tempfile.TemporaryDirectory(prefix="statelink-int8-") as work:
+            path = build_int8(model, calibration_docs, Path(work) / "int8.onnx")
+            return OnnxClassifier(path, workers).predict(docs, tokenizer)
     max_length = max_length or settings.get("max_length", 128)
     ids = _tokenize(tokenizer, docs, settings.get("text_prefix", ""), max_length)
-    if fast and device == "cpu":
-        scorer = quantize_for_cpu(model)
-        # One document per call: dynamic int8 takes its activation scale from the whole
-        # input tensor, so in a batch an account's score would depend on its batch-mates
-        # (and their padding). Alone it is reproducible wherever it is scored, and on CPU
-        # unpadded single documents are also faster (measured 18.8 vs 14.7 accounts/s).
-        logits = _logits(scorer, ids, tokenizer.pad_token_id, 1, "cpu", False)
-        del scorer
-    else:
-        model.to(device)
-        logits = _logits(model, ids, tokenizer.pad_token_id, batch_size, device, fast and device == "cuda")
+    model.to(device)
+    logits = _logits(model, ids, tokenizer.pad_token_id, batch_size, device, fast and device == "cuda")
     if not np.isfinite(logits).all():
         raise StatelinkError("the encoder produced non-finite scores.")
     return _sigmoid(logits)
@@ -529,7 +511,8 @@ def train_encoder_oof(
         )
         t0 = time.perf_counter()
         oof[te] = predict_model(model, model.tokenizer, [texts[i] for i in te], p_dev.eval_batch_size,
-                                fast=p_dev.fast_inference, device=device)
+                                fast=p_dev.fast_inference, device=device, workers=p_dev.cpu_threads,
+                                calibration_docs=_calibration(texts, labels, tr, p_dev))
         runs.append({
             "model": k,
             "split_folds": sorted({int(f) for f in split_fold[fold == k]}),
@@ -550,6 +533,11 @@ def train_encoder_oof(
                       epochs=final_epochs, progress=progress, desc="encoder final")
     final.settings["train"]["epochs_from_folds"] = final_epochs
     save_classifier(final, final.tokenizer, out_dir)
+    if p_dev.fast_inference:
+        # The file CPU scoring uses (evaluate and `statelink score` alike), built once here.
+        from pipeline.encoder.fast import FAST_FILE, build_int8
+
+        build_int8(final, _calibration(texts, labels, tr_all, p_dev), Path(out_dir) / FAST_FILE)
     if record is not None:
         record["folds"] = runs
         record["final"] = final.settings["train"]
@@ -558,6 +546,13 @@ def train_encoder_oof(
 
 
 # ------------------------------------------------------------------ formats ------------------
+
+
+def _calibration(texts: Sequence[str], labels: np.ndarray, rows: np.ndarray, params: EncoderParams) -> list[str]:
+    """The fast path's smoothing statistics come from these training documents (see fast.py)."""
+    from pipeline.encoder.fast import calibration_sample
+
+    return calibration_sample([texts[i] for i in rows], labels[rows], params.fast_calibration_docs, params.seed)
 
 
 def save_classifier(model, tokenizer, out_dir: Path) -> Path:
@@ -612,11 +607,25 @@ def load_classifier(model_dir: Path, device: str = "cpu"):
 
 def predict(model_dir: Path, docs: Sequence[str], batch_size: int = 64, fast: bool = True,
             device: str = "auto", threads: int | None = None) -> np.ndarray:
-    """P(state-linked) per document from a saved classifier (fast: int8 on CPU, bf16 on CUDA)."""
+    """P(state-linked) per document from a saved classifier.
+
+    fast on CPU: the folder's int8 ONNX file (written by train_encoder_oof), `threads` documents
+    at a time; a folder without one is scored in fp32, with a warning. fast on CUDA: bf16.
+    """
     torch = _torch()
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    model_dir = Path(model_dir)
+    if fast and device == "cpu":
+        from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
+
+        if (model_dir / FAST_FILE).is_file():
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            return OnnxClassifier(model_dir / FAST_FILE, threads or 1).predict(docs, tokenizer)
+        log.warning("%s has no %s; scoring in fp32.", model_dir, FAST_FILE)
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer = load_classifier(model_dir, device)
-    return predict_model(model, tokenizer, docs, batch_size, fast=fast, device=device)
+    return predict_model(model, tokenizer, docs, batch_size, fast=fast and device == "cuda", device=device)

@@ -69,8 +69,10 @@ class EncoderParams(BaseModel):
     # Out-of-fold models; the split's grouped folds are mapped onto them modulo this number.
     oof_folds: int = Field(3, ge=2)
     seed: int = 29
-    # CPU: int8 dynamic quantisation of the encoder's Linear layers; CUDA: bfloat16 autocast.
+    # CPU: the smoothed int8 ONNX Runtime graph (pipeline/encoder/fast.py); CUDA: bfloat16 autocast.
     fast_inference: bool = True
+    # Training documents whose activation ranges set the int8 graph's smoothing.
+    fast_calibration_docs: int = Field(64, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     cpu_threads: int = Field(2, ge=1)
     gpu: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_GPU_PROFILE))

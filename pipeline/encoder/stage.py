@@ -5,6 +5,7 @@ folder, built beside it and renamed into place:
 
     config.json, model.safetensors, tokenizer files,      the final classifier (finetune.save_classifier)
     head.safetensors, classifier.json
+    int8.onnx          the CPU fast path (pipeline.encoder.fast), when encoder.fast_inference is on
     oof.parquet        userid, campaign, label, fold, model, score   (training accounts, out of fold)
     holdout.parquet    userid, campaign, label, score                 (role == 'test', final model)
     meta.json          params used, device, timings, per-model training records, ROC-AUCs
@@ -21,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.encoder.finetune import _roc_auc, load_classifier, oof_fold_of, predict_model, train_encoder_oof
+from pipeline.encoder.finetune import _roc_auc, oof_fold_of, predict, train_encoder_oof
 from pipeline.encoder.params import EncoderParams
 from pipeline.encoder.text import account_documents
 from pipeline.errors import InputError
@@ -61,11 +62,10 @@ def run_train_encoder(
         _write_parquet(oof_frame, tmp / "oof.parquet")
 
         t1 = time.perf_counter()
-        model, tokenizer = load_classifier(tmp, record["device"])
         holdout = test[["userid", "campaign", "label"]].copy()
-        holdout["score"] = predict_model(model, tokenizer, [docs[u] for u in test["userid"]],
-                                         p_dev.eval_batch_size, fast=p_dev.fast_inference, device=record["device"])
-        del model
+        # Scored from the saved folder, as `statelink score` will (int8.onnx on CPU).
+        holdout["score"] = predict(tmp, [docs[u] for u in test["userid"]], p_dev.eval_batch_size,
+                                   fast=p_dev.fast_inference, device=record["device"], threads=p_dev.cpu_threads)
         _write_parquet(holdout, tmp / "holdout.parquet")
         t_holdout = time.perf_counter() - t1
 
