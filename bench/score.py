@@ -37,16 +37,18 @@ def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Pat
     load_s = time.perf_counter() - t0
     rep = score_dump([str(data)], loaded, out, partitions=partitions, progress=False, cascade=band)
     total = time.perf_counter() - t0
-    return {"cascade": cascade, "accounts": rep.accounts, "tweets": rep.tweets, "seconds_total": round(total, 1),
-            "seconds": {"load_model": round(load_s, 1), **rep.seconds}, "accounts_per_s": round(rep.accounts / total, 1),
-            "peak_rss_gb": round(peak_rss_gb(), 2)}
+    return {"cascade": cascade, "band": band, "accounts": rep.accounts, "tweets": rep.tweets,
+            "encoder_accounts": rep.encoder_accounts, "seconds_total": round(total, 1),
+            "seconds": {"load_model": round(load_s, 1), **rep.seconds}, "score_detail": rep.detail,
+            "accounts_per_s": round(rep.accounts / total, 1), "peak_rss_gb": round(peak_rss_gb(), 2)}
 
 
-def holdout_quality(model: str) -> dict:
-    """PR-AUC on the held-out sample campaign, cascade vs encoder on every account."""
+def holdout_quality(model: str, bands: list[tuple[float, float]]) -> dict:
+    """PR-AUC on the held-out sample campaign: encoder on every account vs each cascade band,
+    with the share of accounts each band sends to the encoder."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    from sklearn.metrics import average_precision_score
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     from pipeline.config import load_params
     from pipeline.score import load_model
@@ -60,13 +62,19 @@ def holdout_quality(model: str) -> dict:
     bundle = load_model(model).bundle
     labels = held.select(["userid", "label"]).to_pandas().rename(columns={"label": "truth"})
     out = {}
-    for name, band in (("full", None), ("cascade", tuple(params.score.cascade_band))):
+    for band in [None, *bands]:
+        stats: dict = {}
         t0 = time.perf_counter()
-        scored = score_tables(held, tw, bundle, band=band)
+        scored = score_tables(held, tw, bundle, band=band, stats=stats)
         secs = time.perf_counter() - t0
         both = scored.merge(labels, on="userid")
-        out[name] = {"pr_auc": round(average_precision_score(both["truth"] == "state_linked", both["score"]), 4),
-                     "seconds": round(secs, 1)}
+        y = both["truth"] == "state_linked"
+        out["full" if band is None else f"[{band[0]}, {band[1]}]"] = {
+            "pr_auc": round(average_precision_score(y, both["score"]), 4),
+            "roc_auc": round(roc_auc_score(y, both["score"]), 4),
+            "flagged": int((both["label"] == "state_linked").sum()),
+            "encoder_share": round(stats.get("encoder_accounts", 0) / max(len(both), 1), 3),
+            "seconds": round(secs, 1)}
     return out
 
 
@@ -74,6 +82,11 @@ def pa_array(values):
     import pyarrow as pa
 
     return pa.array(values, pa.string())
+
+
+def _band(text: str) -> tuple[float, float]:
+    lo, hi = (float(x) for x in text.split(","))
+    return lo, hi
 
 
 def main() -> None:
@@ -85,7 +98,9 @@ def main() -> None:
     ap.add_argument("--variant", choices=["cascade", "full"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--quality", action="store_true", help="Also measure held-out PR-AUC, cascade vs full.")
-    ap.add_argument("--variants", nargs="+", choices=["cascade", "full"], default=["cascade", "full"],
+    ap.add_argument("--bands", nargs="+", type=_band, metavar="LO,HI",
+                    help="cascade bands compared by --quality (default: score.cascade_band and a few others)")
+    ap.add_argument("--variants", nargs="*", choices=["cascade", "full"], default=["cascade", "full"],
                     help="Which runs to time (full = encoder on every account; slow on CPU).")
     args = ap.parse_args()
     if args.variant:  # child process
@@ -105,13 +120,18 @@ def main() -> None:
             print(f"{variant}: failed\n{res.stderr[-2000:]}")
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
-        stages = "  ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items())
+        stages = "  ".join(f"{k} {v:.1f}s" for k, v in {**r["seconds"], **r["score_detail"]}.items())
         print(f"{variant:<8} {r['accounts']:>8,} accounts {r['tweets']:>11,} tweets  {r['seconds_total']:>7.1f} s  "
-              f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  [{stages}]", flush=True)
+              f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  "
+              f"encoder on {r['encoder_accounts']:,} accounts (band {r['band']})  [{stages}]", flush=True)
     if args.quality:
-        q = holdout_quality(args.model)
-        print(f"held-out PR-AUC: encoder on every account {q['full']['pr_auc']} ({q['full']['seconds']} s), "
-              f"cascade {q['cascade']['pr_auc']} ({q['cascade']['seconds']} s)")
+        from pipeline.config import load_params
+
+        default = tuple(load_params(REPO / "params.yaml").score.cascade_band)
+        bands = args.bands or sorted({default, (0.05, 0.95), (0.1, 0.9), (0.2, 0.8), (0.3, 0.7)})
+        for name, q in holdout_quality(args.model, bands).items():
+            print(f"held-out {name:<12} PR-AUC {q['pr_auc']:.4f}  ROC-AUC {q['roc_auc']:.4f}  flagged {q['flagged']}  "
+                  f"encoder on {q['encoder_share']:.1%} of accounts  {q['seconds']} s", flush=True)
 
 
 if __name__ == "__main__":

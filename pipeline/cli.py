@@ -314,7 +314,9 @@ def score(
         secs = sum(rep.seconds.values())
         return (
             f"scored {rep.accounts:,} accounts ({rep.tweets:,} tweets) in {secs:.1f} s: {rep.flagged:,} flagged at the operating point, "
-            f"{rep.no_tweets:,} scored from profile only, {rep.quarantined:,} rows quarantined; wrote {out}"
+            f"{rep.no_tweets:,} scored from profile only, {rep.quarantined:,} rows quarantined"
+            + (f", {rep.encoder_accounts:,} read by the text encoder" if rep.encoder_accounts is not None and loaded.bundle.encoder else "")
+            + f"; wrote {out}"
             + (f" (resumed {rep.resumed_partitions} of {rep.partitions} partitions)" if rep.resumed_partitions else "")
         )
 

@@ -137,7 +137,7 @@ class ScoreParams(_Section):
     # The cascade runs the encoder only on accounts whose LightGBM score lies in this band;
     # outside it the calibrated LightGBM score stands. Off: the encoder scores every account.
     cascade: bool = True
-    cascade_band: tuple[float, float] = (0.05, 0.95)
+    cascade_band: tuple[float, float] = (0.1, 0.9)
     partitions: int = Field(8, ge=1)
     memory_limit: str = "4GB"
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import FeaturesParams, IngestParams
 from pipeline.errors import ConfigError, InputError, StatelinkError
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, write_json
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
 SAFE_URI_SCHEMES = ("models:/", "runs:/")
@@ -43,7 +43,10 @@ class ScoreReport:
     quarantined: int = 0
     partitions: int = 0
     resumed_partitions: int = 0
+    # Accounts the encoder scored (the rest kept LightGBM's score: the cascade); None: not counted (Spark).
+    encoder_accounts: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
 
 
@@ -235,28 +238,39 @@ def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
     total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{feats}')").fetchone()[0]
     report.partitions = n
+    report.encoder_accounts = 0
+    inner: dict[str, float] = {}
     done_accounts = 0
     with _progress(total, progress) as bar:
         task = bar.add_task("score", total=total, rate="-")
         for k in range(n):
             target = parts / f"part-{k:05d}.parquet"
+            stats_path = target.with_suffix(".json")
             if resume and target.exists():
                 report.resumed_partitions += 1
                 rows = pq.ParquetFile(target).metadata.num_rows
+                stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.exists() else {}
             else:
                 frame = con.execute(
                     f"SELECT * FROM read_parquet('{feats}') WHERE hash(userid) % {n} = {k} ORDER BY userid"
                 ).df()
-                table = (pa.Table.from_pandas(score_features(frame, model.bundle, docs, band), preserve_index=False)
+                stats = {}
+                table = (pa.Table.from_pandas(score_features(frame, model.bundle, docs, band, stats), preserve_index=False)
                          if len(frame) else _empty_output())
+                write_json(stats_path, stats)  # before the part: a finished part always has its stats
                 with atomic_path(target) as tmp:
                     pq.write_table(table, tmp)
                 rows = table.num_rows
+            report.encoder_accounts += int(stats.get("encoder_accounts", 0))
+            for key in ("seconds_gbm", "seconds_documents", "seconds_encoder"):
+                inner[key] = inner.get(key, 0.0) + float(stats.get(key, 0.0))
             done_accounts += rows
             rate = done_accounts / max(time.perf_counter() - t0, 1e-9)
             bar.update(task, advance=rows, rate=f"{rate:,.0f}")
     con.close()
     report.seconds["score"] = round(time.perf_counter() - t0, 2)
+    # Where the scoring time went (inside "score"; resumed parts count their first run).
+    report.detail = {k.replace("seconds_", "score_") + "_s": round(v, 2) for k, v in inner.items()}
 
 
 def _empty_output() -> pa.Table:

@@ -14,6 +14,7 @@ MLflow loads (MLflow models are code: load them only from stores you trust).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,7 @@ DocsFn = Callable[[list[str]], list[str]]
 
 
 def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_limit: str = "4GB",
-                 band: tuple[float, float] | None = None) -> pd.DataFrame:
+                 band: tuple[float, float] | None = None, stats: dict | None = None) -> pd.DataFrame:
     """Score every account in `accounts`; coordination is computed across all of them."""
     from pipeline.encoder.text import account_documents
 
@@ -166,22 +167,26 @@ def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_li
             d = account_documents(con, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
             return [d[u] for u in userids]
 
-        return score_features(feats, bundle, docs if bundle.encoder else None, band)
+        return score_features(feats, bundle, docs if bundle.encoder else None, band, stats)
     finally:
         con.close()
 
 
 def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn | None = None,
-                   band: tuple[float, float] | None = None) -> pd.DataFrame:
+                   band: tuple[float, float] | None = None, stats: dict | None = None) -> pd.DataFrame:
     """The model's output for a feature frame: score, label, reasons and context columns.
 
     With an encoder, its score is stacked with LightGBM's. `band` is the scoring cascade:
     the encoder (the slow part) runs only on accounts whose LightGBM score lies inside it;
-    the others keep the calibrated LightGBM score.
+    the others keep the calibrated LightGBM score. `stats`, when given, accumulates
+    encoder_accounts and the seconds spent on LightGBM, documents and the encoder.
     """
+    stats = {} if stats is None else stats
+    t0 = time.perf_counter()
     if isinstance(bundle, GbmScorer):
         bundle = Bundle(bundle, FeaturesParams())
     out = bundle.scorer.score_with_reasons(feats)
+    _add(stats, "seconds_gbm", time.perf_counter() - t0)
     if bundle.encoder is not None and docs is not None and len(out):
         from pipeline.models.ensemble import apply_stacker
 
@@ -189,7 +194,13 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
         run = np.ones(len(out), bool) if band is None else (gbm >= band[0]) & (gbm <= band[1])
         enc = np.full(len(out), np.nan)
         if run.any():
-            enc[run] = bundle.encoder(docs(out.loc[run, "userid"].tolist()))
+            t1 = time.perf_counter()
+            texts = docs(out.loc[run, "userid"].tolist())
+            t2 = time.perf_counter()
+            enc[run] = bundle.encoder(texts)
+            _add(stats, "seconds_documents", t2 - t1)
+            _add(stats, "seconds_encoder", time.perf_counter() - t2)
+        _add(stats, "encoder_accounts", int(run.sum()))
         out["score"] = apply_stacker(bundle.ensemble, gbm, enc)
         out["label"] = np.where(out["score"] >= bundle.threshold, "state_linked", "not_flagged")
         # The encoder's say, in words, where it pushed the stacked score up.
@@ -202,6 +213,10 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
     # An account with no tweets is scored from its profile alone; say so in its reasons.
     out.loc[out["no_tweets"], "reasons"] = "no tweets in the dump: profile only; " + out.loc[out["no_tweets"], "reasons"]
     return out[OUTPUT_COLUMNS]
+
+
+def _add(stats: dict, key: str, value: float) -> None:
+    stats[key] = stats.get(key, 0) + value
 
 
 def score_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:

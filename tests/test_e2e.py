@@ -89,6 +89,35 @@ def test_model_folder_scores_a_raw_dump_like_the_evaluate_stage(repro):
     assert len(flagged) and flagged["reasons"].str.len().gt(0).all()
 
 
+def test_cascade_runs_the_encoder_only_inside_the_band(repro):
+    work, _, _ = repro
+    import dataclasses
+
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipeline.score import load_model
+    from pipeline.serving import score_tables
+
+    bundle = load_model(str(work / "models/statelink")).bundle
+    accounts = pq.read_table(work / "data/interim/accounts.parquet")
+    held = accounts.filter(pc.equal(accounts.column("campaign"), "covid_2020"))
+    tweets = pq.read_table(work / "data/interim/tweets.parquet", filters=[("campaign", "=", "covid_2020")])
+    gbm = score_tables(held, tweets, dataclasses.replace(bundle, encoder=None, ensemble=None)).set_index("userid")["score"]
+    lo, hi = (float(q) for q in np.quantile(gbm, [0.25, 0.75]))
+    full_stats, casc_stats = {}, {}
+    full = score_tables(held, tweets, bundle, stats=full_stats).set_index("userid")["score"]
+    casc = score_tables(held, tweets, bundle, band=(lo, hi), stats=casc_stats).set_index("userid")["score"]
+    inside = gbm.between(lo, hi)
+    assert 0 < inside.sum() < len(gbm)
+    assert full_stats["encoder_accounts"] == len(gbm) and casc_stats["encoder_accounts"] == int(inside.sum())
+    # Inside the band: the stacked score, as with the encoder everywhere; outside: LightGBM's.
+    assert (casc[inside.index[inside]] - full[inside.index[inside]]).abs().max() == 0
+    assert (casc[inside.index[~inside]] - gbm[~inside]).abs().max() == 0
+    assert (full[~inside] - gbm[~inside]).abs().max() > 0  # the encoder does move scores
+
+
 def test_second_repro_is_a_no_op(repro):
     work, env, _ = repro
     res = run_cmd([str(BIN / "dvc"), "repro"], work, env)

@@ -133,3 +133,17 @@ def test_scorer_reads_the_document_and_refuses_a_table_without_it(trained_model)
     assert not np.allclose(changed, scorer.raw(feats))
     with pytest.raises(InputError, match="doc"):
         scorer.score(feats.drop(columns=["doc"]))
+
+
+def test_ngram_scores_split_over_processes_equal_one_process(monkeypatch):
+    rng = np.random.default_rng(3)
+    alphabet = list("香港警察維護社会秩序abcdefg xyz")
+    docs = ["".join(rng.choice(alphabet, int(rng.integers(1, 80)))) for _ in range(301)] + ["", None]
+    y = np.arange(len(docs)) % 2
+    model = text_ngram.fit_ngram(docs, y, TextNgramParams())
+    one = model.score(docs, jobs=1)
+    monkeypatch.setattr(text_ngram, "PARALLEL_MIN_DOCS", 10)
+    assert text_ngram._workers(len(docs), 2) == 2
+    two = model.score(docs, jobs=2)
+    np.testing.assert_array_equal(two, one)
+    assert np.isnan(one[-2:]).all() and np.isfinite(one[:-2]).all() and len(set(one[:-2].round(6))) > 50
