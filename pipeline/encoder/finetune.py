@@ -34,9 +34,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import time
-import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
