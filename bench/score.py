@@ -4,12 +4,15 @@ without the encoder cascade, on a dump made with the sample generator's machiner
     python bench/score.py                                  # 100k accounts / 10M tweets
     python bench/score.py --tweets 1000000                 # a smaller dump
     python bench/score.py --model models/statelink         # the model `dvc repro` built
+    python bench/score.py --tweets 1000000 --variants cascade spark   # local vs Spark local[2]
 
 The dump is the features benchmark's (bench/features.py: a generated base population
 replicated with fresh ids); its ingested tables are scored directly, so the figures are
 features + scoring + writing. Each variant runs in its own process, so peak RSS is its own.
 PR-AUC of the cascade vs the full encoder is measured on the labelled sample held-out
-campaign (data/interim, from `dvc repro`), where labels exist.
+campaign (data/interim, from `dvc repro`), where labels exist. The spark variant scores the
+same dump with `--engine spark` (local mode) and is compared account by account with the
+cascade's output; its peak RSS is the driver's only (the JVM and Python workers are children).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from common import peak_rss_gb
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Path) -> dict:
+def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Path, engine: str = "local") -> dict:
     from pipeline.config import load_params
     from pipeline.score import load_model, score_dump
 
@@ -35,7 +38,7 @@ def run_variant(data: Path, model: str, cascade: bool, partitions: int, out: Pat
     t0 = time.perf_counter()
     loaded = load_model(model)
     load_s = time.perf_counter() - t0
-    rep = score_dump([str(data)], loaded, out, partitions=partitions, progress=False, cascade=band)
+    rep = score_dump([str(data)], loaded, out, partitions=partitions, progress=False, cascade=band, engine=engine)
     total = time.perf_counter() - t0
     return {"cascade": cascade, "band": band, "accounts": rep.accounts, "tweets": rep.tweets,
             "encoder_accounts": rep.encoder_accounts, "seconds_total": round(total, 1),
@@ -84,6 +87,22 @@ def pa_array(values):
     return pa.array(values, pa.string())
 
 
+VARIANTS = ["cascade", "full", "spark"]
+
+
+def compare_engines(local: Path, spark: Path) -> str:
+    """The local and Spark engines' outputs for the same dump, account by account."""
+    import pandas as pd
+
+    a, b = pd.read_parquet(local), pd.read_parquet(spark)
+    both = a.merge(b, on="userid", suffixes=("_local", "_spark"), validate="one_to_one")
+    diff = float((both["score_local"] - both["score_spark"]).abs().max())
+    same = {c: bool((both[f"{c}_local"].fillna("") == both[f"{c}_spark"].fillna("")).all())
+            for c in ("label", "reasons", "coord_cluster")}
+    return (f"local vs spark: {len(a):,} / {len(b):,} accounts, {len(both):,} matched, max |score diff| {diff:.2e}, "
+            + ", ".join(f"{c} {'identical' if v else 'DIFFERENT'}" for c, v in same.items()))
+
+
 def _band(text: str) -> tuple[float, float]:
     lo, hi = (float(x) for x in text.split(","))
     return lo, hi
@@ -95,17 +114,19 @@ def main() -> None:
     ap.add_argument("--model", default=str(REPO / "models" / "statelink"))
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "statelink-bench-features")
-    ap.add_argument("--variant", choices=["cascade", "full"], help=argparse.SUPPRESS)
+    ap.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--quality", action="store_true", help="Also measure held-out PR-AUC, cascade vs full.")
     ap.add_argument("--bands", nargs="+", type=_band, metavar="LO,HI",
                     help="cascade bands compared by --quality (default: score.cascade_band and a few others)")
-    ap.add_argument("--variants", nargs="*", choices=["cascade", "full"], default=["cascade", "full"],
-                    help="Which runs to time (full = encoder on every account; slow on CPU).")
+    ap.add_argument("--variants", nargs="*", choices=VARIANTS, default=["cascade", "full"],
+                    help="Which runs to time (full = encoder on every account, slow on CPU; spark = the cascade "
+                         "with --engine spark in local mode, compared score by score with the cascade's output).")
     args = ap.parse_args()
     if args.variant:  # child process
         out = args.work / f"scores-{args.variant}.parquet"
-        print(json.dumps(run_variant(args.data, args.model, args.variant == "cascade", args.partitions, out)))
+        print(json.dumps(run_variant(args.data, args.model, args.variant != "full", args.partitions, out,
+                                     engine="spark" if args.variant == "spark" else "local")))
         return
     sys.path.insert(0, str(REPO))
     from bench.features import build_dump
@@ -123,7 +144,10 @@ def main() -> None:
         stages = "  ".join(f"{k} {v:.1f}s" for k, v in {**r["seconds"], **r["score_detail"]}.items())
         print(f"{variant:<8} {r['accounts']:>8,} accounts {r['tweets']:>11,} tweets  {r['seconds_total']:>7.1f} s  "
               f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  "
-              f"encoder on {r['encoder_accounts']:,} accounts (band {r['band']})  [{stages}]", flush=True)
+              f"encoder on {r['encoder_accounts'] if r['encoder_accounts'] is not None else 'n/c'} accounts "
+              f"(band {r['band']})  [{stages}]", flush=True)
+    if "spark" in args.variants and "cascade" in args.variants:
+        print(compare_engines(args.work / "scores-cascade.parquet", args.work / "scores-spark.parquet"), flush=True)
     if args.quality:
         from pipeline.config import load_params
 
