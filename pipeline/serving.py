@@ -232,17 +232,10 @@ def load_encoder(folder: Path, ep) -> Callable[[list[str]], np.ndarray]:
     Fast inference: the folder's int8 ONNX graph, one document per run on `cpu_threads`
     threads, without loading the torch model. Otherwise the fp32 torch classifier.
     """
-    from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
-
     if ep.fast_inference:
-        if not (folder / FAST_FILE).is_file():
-            raise InputError(f"{folder} has no {FAST_FILE}, which encoder.fast_inference needs; "
-                             "re-run the train_encoder stage.")
-        from transformers import AutoTokenizer
+        from pipeline.encoder.fast import load_int8
 
-        tok = AutoTokenizer.from_pretrained(folder)
-        clf = OnnxClassifier(folder / FAST_FILE, ep.cpu_threads)
-        return lambda docs: clf.predict(docs, tok)
+        return load_int8(folder, ep.cpu_threads)
     from pipeline.encoder.finetune import load_classifier, predict_model
 
     model, tok = load_classifier(folder, "cpu")

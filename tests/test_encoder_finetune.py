@@ -259,6 +259,8 @@ def test_scoring_refuses_a_fast_model_folder_without_its_int8_file(tmp_path, tra
     out = save_classifier(model, model.tokenizer, tmp_path / "clf")
     with pytest.raises(InputError, match="int8.onnx"):
         load_encoder(out, fast_params(fast_inference=True))
+    with pytest.raises(InputError, match="int8.onnx"):
+        predict(out, docs, fast=True, device="cpu")
     fp32 = load_encoder(out, fast_params(fast_inference=False))(docs)
     np.testing.assert_allclose(fp32, predict_model(model, model.tokenizer, docs, fast=False), atol=1e-6)
 

@@ -347,3 +347,15 @@ class OnnxClassifier:
         if not np.isfinite(logits).all():
             raise StatelinkError(f"{self.path} produced non-finite scores.")
         return _sigmoid(logits)
+
+
+def load_int8(folder: Path, workers: int = 2):
+    """documents -> P(state-linked) from a classifier folder's int8 file, without loading torch weights."""
+    folder = Path(folder)
+    if not (folder / FAST_FILE).is_file():
+        raise InputError(f"{folder} has no {FAST_FILE}, which encoder.fast_inference needs; re-run the train_encoder stage.")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    clf = OnnxClassifier(folder / FAST_FILE, workers)
+    return lambda docs: clf.predict(docs, tokenizer)

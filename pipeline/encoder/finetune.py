@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -49,8 +48,6 @@ from pipeline.encoder.convert import mean_pool
 from pipeline.encoder.params import EncoderParams
 from pipeline.encoder.provision import load_base, text_prefix
 from pipeline.errors import InputError, StatelinkError
-
-log = logging.getLogger(__name__)
 
 CLASSIFIER_JSON = "classifier.json"
 HEAD_FILE = "head.safetensors"
@@ -610,21 +607,16 @@ def predict(model_dir: Path, docs: Sequence[str], batch_size: int = 64, fast: bo
     """P(state-linked) per document from a saved classifier.
 
     fast on CPU: the folder's int8 ONNX file (written by train_encoder_oof), `threads` documents
-    at a time; a folder without one is scored in fp32, with a warning. fast on CUDA: bf16.
+    at a time; a folder without one is refused. fast on CUDA: bf16.
     """
     torch = _torch()
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model_dir = Path(model_dir)
     if fast and device == "cpu":
-        from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
+        from pipeline.encoder.fast import load_int8
 
-        if (model_dir / FAST_FILE).is_file():
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            return OnnxClassifier(model_dir / FAST_FILE, threads or 1).predict(docs, tokenizer)
-        log.warning("%s has no %s; scoring in fp32.", model_dir, FAST_FILE)
+        return load_int8(model_dir, threads or 1)(docs)
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer = load_classifier(model_dir, device)
