@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: install run test ui clean
+.PHONY: install run test test-fast ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The quick loop while editing: no end-to-end pipeline runs, no slow tests (under two minutes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not e2e" -q
 
 ui: $(STAMP)
 	$(BIN)/statelink ui

@@ -27,11 +27,11 @@ def main() -> None:
 
     sys.path.insert(0, str(REPO))
     from pipeline.config import load_params
-    from pipeline.features.build import feature_columns
+    from pipeline.features.columns import feature_columns
     from pipeline.models.gbm import train_gbm
     from pipeline.features.text import TEXT_FEATURES
     from pipeline.models import text_ngram
-    from pipeline.stages import model_features
+    from pipeline.features.columns import model_features
 
     params = load_params(REPO / "params.yaml")
     feats = pd.read_parquet(REPO / "data/features/features.parquet")

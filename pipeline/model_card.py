@@ -9,15 +9,12 @@ produce is shown as "—" or its section says it was not measured. The DVC stage
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from pipeline.io import atomic_path
 
 DASH = "—"
 
@@ -419,40 +416,6 @@ def render_model_card(metrics: Mapping, params: Mapping | None = None, metas: Ma
     parts.append("Every run is also logged to MLflow (experiment `statelink`) with these metrics, its parameters, "
                  "plots and per-account predictions; `statelink ui` opens it.")
     return "\n".join(parts).rstrip() + "\n"
-
-
-# --------------------------------------------------------------------------- files
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_model_card(metrics_path: Path, out_path: Path, params_path: Path | None = None,
-                     metas: Mapping[str, Path] | None = None) -> Path:
-    """Read the run's files and write the card atomically. Missing meta files are skipped."""
-    from pipeline.errors import InputError
-
-    metrics_path = Path(metrics_path)
-    if not metrics_path.exists():
-        raise InputError(f"{metrics_path} does not exist; run the evaluate stage first.")
-    try:
-        metrics = _read_json(metrics_path)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{metrics_path} is not valid JSON: {exc}") from exc
-    sources = {"metrics": str(metrics_path)}
-    params: dict = {}
-    if params_path is not None and Path(params_path).exists():
-        params = yaml.safe_load(Path(params_path).read_text(encoding="utf-8")) or {}
-        sources["params"] = str(params_path)
-    loaded = {}
-    for name, path in (metas or {}).items():
-        if Path(path).exists():
-            loaded[name] = _read_json(Path(path))
-            sources[f"meta:{name}"] = str(path)
-    text = render_model_card(metrics, params, loaded, sources)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(out_path)
 
 
 def parse_meta_options(values: list[str] | None) -> dict[str, Path]:

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import FeaturesParams
+from pipeline.config import FeaturesParams, Params
 from pipeline.errors import InputError
+from pipeline.io import staged_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MODEL_CODE = PACKAGE_DIR / "statelink_model.py"
+# Left out of the model's code copy: developer tools (the sample generator, notebook helpers)
+# are never run by a registered model, and bytecode differs per machine.
+NOT_SHIPPED = ("dev", "__pycache__", "*.pyc")
+
+
+def shipped_package(workdir: Path) -> Path:
+    """A copy of `pipeline/` without the developer tools, for the model's `code_paths`."""
+    import shutil
+
+    target = workdir / "code" / PACKAGE_DIR.name
+    if not target.exists():
+        shutil.copytree(PACKAGE_DIR, target, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+    return target
 
 
 def pip_requirements(with_encoder: bool = False) -> list[str]:
@@ -51,7 +66,7 @@ def model_kwargs(gbm_dir: Path, features: FeaturesParams, example: pd.DataFrame,
     return {
         "python_model": str(MODEL_CODE),
         "artifacts": artifacts,
-        "code_paths": [str(PACKAGE_DIR)],
+        "code_paths": [str(shipped_package(workdir))],
         "pip_requirements": pip_requirements(with_encoder),
         "signature": ModelSignature(inputs=input_schema(), outputs=output_schema()),
         "input_example": example,
@@ -65,15 +80,8 @@ def save_model_folder(gbm_dir: Path, features: FeaturesParams, example: pd.DataF
 
     if not (gbm_dir / "model.txt").exists():
         raise InputError(f"{gbm_dir} holds no trained model; run the train_gbm stage first.")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
-        tmp = Path(tmp)
-        staged = tmp / "model"
-        mlflow.pyfunc.save_model(path=str(staged), **model_kwargs(gbm_dir, features, example, tmp, **members))
-        old = tmp / "old"
-        if out_dir.exists():
-            out_dir.rename(old)
-        staged.rename(out_dir)
+    with tempfile.TemporaryDirectory() as work, staged_dir(out_dir, create=False) as staged:
+        mlflow.pyfunc.save_model(path=str(staged), **model_kwargs(gbm_dir, features, example, Path(work), **members))
     return out_dir
 
 
@@ -86,3 +94,88 @@ def champion_metric(client, name: str, metric: str) -> float | None:
         return None
     run = client.get_run(mv.run_id)
     return run.data.metrics.get(metric)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files one pipeline run logs beside its model."""
+
+    interim: Path
+    gbm: Path
+    metrics: Path
+    predictions: Path
+    plots: Path
+    params_file: Path
+    encoder: Path | None = None
+    ensemble: Path | None = None
+
+
+def log_and_register(params: Params, files: RunFiles, example: pd.DataFrame, roster: pd.DataFrame,
+                     workspace: Path) -> str:
+    """Log the pipeline's one MLflow run (params, metrics, predictions, plots, nested runs per
+    model, the model), register the model, and move the champion alias by the register rule."""
+    import json
+
+    from pipeline import tracking
+
+    metrics = json.loads(files.metrics.read_text(encoding="utf-8"))
+    flat = {tracking.metric_key(k): float(v) for k, v in tracking.flatten(metrics).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    predictions = pd.read_parquet(files.predictions)
+    meta = json.loads((files.gbm / "meta.json").read_text(encoding="utf-8"))
+    tracking.setup(params.tracking, tracking.repo_root(workspace))
+    import mlflow
+    import mlflow.data
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    name = params.tracking.registered_model
+    rule = params.register_
+    previous = champion_metric(client, name, rule.metric)
+    members = {"encoder_dir": files.encoder, "encoder_params": params.encoder, "ensemble_dir": files.ensemble}
+    with mlflow.start_run(run_name=tracking.run_name(workspace), tags=tracking.run_tags(workspace)) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in tracking.flatten(params.model_dump(exclude={"data"}, by_alias=True)).items()})
+        mlflow.log_param("data.dumps", json.dumps([d.model_dump() for d in params.data.dumps])[:6000])
+        mlflow.log_metrics(flat)
+        mlflow.set_tag("statelink.primary_model", metrics.get("primary_model", "gbm"))
+        mlflow.log_input(mlflow.data.from_pandas(roster, source=str(files.interim / "accounts.parquet"), name="accounts"),
+                         context="training")
+        mlflow.log_artifact(str(files.predictions), artifact_path="predictions")
+        if rule.predictions_sample_rows:
+            sample = predictions.sample(min(len(predictions), rule.predictions_sample_rows), random_state=0)
+            mlflow.log_table(sample.reset_index(drop=True), artifact_file="predictions/sample.json")
+        for plot in sorted(files.plots.glob("*.png")):
+            mlflow.log_artifact(str(plot), artifact_path="plots")
+        mlflow.log_artifact(str(files.metrics), artifact_path="metrics")
+        mlflow.log_artifact(str(files.params_file), artifact_path="config")
+        with mlflow.start_run(run_name="gbm", nested=True, tags={"statelink.model": "gbm"}):
+            mlflow.log_params({f"gbm.{k}": v for k, v in params.train_gbm.model_dump().items() if k != "exclude_features"})
+            mlflow.log_params({"gbm.n_features": len(meta["features"]), "gbm.num_trees": meta["num_trees"],
+                               "gbm.threshold": round(meta["threshold"], 6)})
+            mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith(("holdout.", "oof."))})
+            mlflow.log_artifact(str(files.gbm / "model.txt"), artifact_path="gbm")
+            mlflow.log_artifact(str(files.gbm / "meta.json"), artifact_path="gbm")
+        if files.encoder is not None and (files.encoder / "meta.json").exists():
+            with mlflow.start_run(run_name="encoder", nested=True, tags={"statelink.model": "encoder"}):
+                enc_meta = json.loads((files.encoder / "meta.json").read_text(encoding="utf-8"))
+                mlflow.log_params({f"encoder.{k}": str(v)[:500] for k, v in params.encoder.model_dump().items()})
+                mlflow.set_tag("encoder.device_used", str(enc_meta.get("device")))
+                mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith("models.encoder.")})
+                mlflow.log_metrics({f"seconds.{k}": float(v) for k, v in enc_meta.get("seconds", {}).items()})
+                mlflow.log_artifact(str(files.encoder / "meta.json"), artifact_path="encoder")
+        if files.ensemble is not None and (files.ensemble / "meta.json").exists():
+            with mlflow.start_run(run_name="ensemble", nested=True, tags={"statelink.model": "ensemble"}):
+                mlflow.log_params({f"ensemble.{k}": v for k, v in params.ensemble.model_dump().items()})
+                mlflow.log_metrics({k: v for k, v in flat.items() if k.startswith("models.ensemble.")})
+                mlflow.log_artifact(str(files.ensemble / "meta.json"), artifact_path="ensemble")
+        with tempfile.TemporaryDirectory() as tmp:
+            info = mlflow.pyfunc.log_model(name="statelink", **model_kwargs(files.gbm, params.features, example, Path(tmp), **members))
+        version = mlflow.register_model(info.model_uri, name)
+        new = flat.get(tracking.metric_key(rule.metric))
+        promote = new is not None and (previous is None or new >= previous + rule.min_improvement)
+        if promote:
+            client.set_registered_model_alias(name, "champion", version.version)
+        mlflow.set_tag("statelink.champion", str(promote).lower())
+        run_id = run.info.run_id
+    verdict = "now champion" if promote else f"champion kept ({rule.metric} {previous:.4f} vs {new:.4f})"
+    return f"MLflow run {run_id}; registered {name} v{version.version}, {verdict}"

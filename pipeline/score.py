@@ -25,13 +25,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import FeaturesParams, IngestParams
+from pipeline.contract import OUTPUT_COLUMNS, TEXT_COLUMNS, arrow_schema
 from pipeline.errors import ConfigError, InputError, StatelinkError
 from pipeline.io import atomic_path, write_json
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
 
 SAFE_URI_SCHEMES = ("models:/", "runs:/")
-OUTPUT_ORDER = ("userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets")
-TEXT_OUTPUT = ("userid", "label", "reasons", "coord_cluster")
 
 
 @dataclass
@@ -48,6 +47,17 @@ class ScoreReport:
     seconds: dict[str, float] = field(default_factory=dict)
     detail: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
+
+    def summary(self, with_encoder: bool) -> str:
+        """The one line the CLI prints after a run."""
+        secs = sum(self.seconds.values())
+        encoder = (f", {self.encoder_accounts:,} read by the text encoder"
+                   if self.encoder_accounts is not None and with_encoder else "")
+        resumed = (f" (resumed {self.resumed_partitions} of {self.partitions} partitions)"
+                   if self.resumed_partitions else "")
+        return (f"scored {self.accounts:,} accounts ({self.tweets:,} tweets) in {secs:.1f} s: "
+                f"{self.flagged:,} flagged at the operating point, {self.no_tweets:,} scored from profile only, "
+                f"{self.quarantined:,} rows quarantined{encoder}; wrote {self.out}{resumed}")
 
 
 @dataclass
@@ -120,7 +130,13 @@ def _ingested_tables(path: Path) -> bool:
 
 
 def _progress(total: int, enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TextColumn("accounts"),
@@ -167,7 +183,7 @@ def score_dump(
         else:
             feats = _stage_features(interim, work, model, resume, memory_limit, report)
             _stage_partitions(feats, interim, work, model, partitions, resume, progress, memory_limit, report, cascade)
-        _stage_concat(work, out, partitions, report)
+        concat_parts(work, out, report)
         shutil.rmtree(work, ignore_errors=True)
     return report
 
@@ -194,7 +210,8 @@ def _stage_ingest(inputs, work: Path, resume: bool, params: IngestParams, report
 
 
 def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool, memory_limit: str, report: ScoreReport) -> Path:
-    from pipeline.features.build import build_features, parquet_source
+    from pipeline.features.build import build_features
+    from pipeline.sql import parquet_source
 
     t0 = time.perf_counter()
     feats = work / "features.parquet"
@@ -212,26 +229,11 @@ def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool,
     return feats
 
 
-def documents_for(tweets_path: Path, model: LoadedModel):
-    """userids -> encoder documents, the same sample of tweets as training used."""
-    ep = model.bundle.encoder_params
-    if model.bundle.encoder is None:
-        return None
-
-    def docs(userids: list[str]) -> list[str]:
-        from pipeline.encoder.text import account_documents
-
-        d = account_documents(tweets_path, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
-        return [d[u] for u in userids]
-
-    return docs
-
-
 def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel, n: int, resume: bool, progress: bool,
                       memory_limit: str, report: ScoreReport, band: tuple[float, float] | None = None) -> None:
-    from pipeline.serving import score_features
+    from pipeline.serving import documents_for, score_features
 
-    docs = documents_for(interim / "tweets.parquet", model)
+    docs = documents_for(interim / "tweets.parquet", model.bundle)
     t0 = time.perf_counter()
     parts = work / "parts"
     parts.mkdir(exist_ok=True)
@@ -255,8 +257,9 @@ def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel
                     f"SELECT * FROM read_parquet('{feats}') WHERE hash(userid) % {n} = {k} ORDER BY userid"
                 ).df()
                 stats = {}
-                table = (pa.Table.from_pandas(score_features(frame, model.bundle, docs, band, stats), preserve_index=False)
-                         if len(frame) else _empty_output())
+                table = (pa.Table.from_pandas(score_features(frame, model.bundle, docs, band, stats),
+                                              schema=arrow_schema(), preserve_index=False)
+                         if len(frame) else arrow_schema().empty_table())
                 write_json(stats_path, stats)  # before the part: a finished part always has its stats
                 with atomic_path(target) as tmp:
                     pq.write_table(table, tmp)
@@ -273,16 +276,9 @@ def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel
     report.detail = {k.replace("seconds_", "score_") + "_s": round(v, 2) for k, v in inner.items()}
 
 
-def _empty_output() -> pa.Table:
-    return pa.table({
-        "userid": pa.array([], pa.string()), "score": pa.array([], pa.float64()), "label": pa.array([], pa.string()),
-        "reasons": pa.array([], pa.string()), "coord_cluster": pa.array([], pa.string()),
-        "n_tweets_seen": pa.array([], pa.int64()), "no_tweets": pa.array([], pa.bool_()),
-    })
-
-
-def _stage_concat(work: Path, out: Path, n: int, report: ScoreReport) -> None:
-    """Sorted by score, most suspicious first; written by DuckDB straight to a temp file."""
+def concat_parts(work: Path, out: Path, report: ScoreReport) -> None:
+    """The scored parts under `<work>/parts/` (either engine's) into `out`: sorted by score,
+    most suspicious first; written by DuckDB straight to a temp file."""
     t0 = time.perf_counter()
     con = duckdb.connect()
     src = f"read_parquet('{work}/parts/part-*.parquet')"
@@ -290,7 +286,7 @@ def _stage_concat(work: Path, out: Path, n: int, report: ScoreReport) -> None:
         f"SELECT COUNT(*), COUNT(*) FILTER (label = 'state_linked'), COUNT(*) FILTER (no_tweets) FROM {src}"
     ).fetchone()
     csv = out.suffix.lower() == ".csv"
-    cols = ", ".join(formula_safe_sql(c) if csv and c in TEXT_OUTPUT else c for c in OUTPUT_ORDER)
+    cols = ", ".join(formula_safe_sql(c) if csv and c in TEXT_COLUMNS else c for c in OUTPUT_COLUMNS)
     with atomic_path(out) as tmp:
         fmt = "(FORMAT csv, HEADER true)" if csv else "(FORMAT parquet)"
         con.execute(f"COPY (SELECT {cols} FROM {src} ORDER BY score DESC, userid) TO '{tmp}' {fmt}")

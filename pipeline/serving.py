@@ -3,7 +3,7 @@
 Input: one DataFrame in the shape of the archive's tweets file — every tweet row carries
 its account's profile columns; an account with no tweets is one row with an empty
 `tweetid`. `model_input(accounts, tweets)` builds it from `statelink ingest` output.
-Output: `userid, score, label, reasons, coord_cluster, n_tweets_seen, no_tweets`.
+Output: one row per account, the score contract's columns (`pipeline/contract.py`).
 
 The whole featurise → predict → calibrate path runs inside `predict`, so the CLI, the
 notebooks and Spark load the same model and can never drift from training. The model is
@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.config import FeaturesParams
+from pipeline.contract import OUTPUT_COLUMNS, mlflow_schema
 from pipeline.errors import InputError
 from pipeline.features.build import build_features
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA
@@ -34,7 +35,6 @@ from pipeline.scoring import GbmScorer
 ACCOUNT_INPUT = [f.name for f in ACCOUNTS_SCHEMA if f.name not in ("from_users_file", "campaign", "label", "source_file")]
 TWEET_INPUT = [f.name for f in TWEETS_SCHEMA if f.name not in ("userid", "campaign", "label", "source_file", "poll_choices")]
 INPUT_COLUMNS = ACCOUNT_INPUT + TWEET_INPUT
-OUTPUT_COLUMNS = ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
 
 
 LIST_COLUMNS = ("hashtags", "urls", "user_mentions")
@@ -67,10 +67,8 @@ def input_schema():
 
 
 def output_schema():
-    from mlflow.types import ColSpec, DataType, Schema
-
-    types = {"score": DataType.double, "n_tweets_seen": DataType.long, "no_tweets": DataType.boolean}
-    return Schema([ColSpec(types.get(c, DataType.string), c) for c in OUTPUT_COLUMNS])
+    """The pyfunc's output schema: the score contract (pipeline/contract.py)."""
+    return mlflow_schema()
 
 
 def normalise_input(frame: pd.DataFrame) -> pd.DataFrame:
@@ -151,23 +149,34 @@ class Bundle:
 DocsFn = Callable[[list[str]], list[str]]
 
 
+def documents_for(tweets, bundle: Bundle) -> DocsFn | None:
+    """userids -> encoder documents, the same sample of tweets as training used; None without an encoder.
+
+    `tweets`: a tweets.parquet path, or a DuckDB connection with a `tweets` table
+    (`documents.account_documents`).
+    """
+    if bundle.encoder is None:
+        return None
+    ep = bundle.encoder_params
+
+    def docs(userids: list[str]) -> list[str]:
+        from pipeline.documents import account_documents
+
+        d = account_documents(tweets, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
+        return [d[u] for u in userids]
+
+    return docs
+
+
 def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_limit: str = "4GB",
                  band: tuple[float, float] | None = None, stats: dict | None = None) -> pd.DataFrame:
     """Score every account in `accounts`; coordination is computed across all of them."""
-    from pipeline.encoder.text import account_documents
-
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
     try:
         con.register("acc_in", accounts)
         con.register("tw_in", tweets)
         feats = build_features(con, "acc_in", "tw_in", bundle.features).to_pandas()
-        ep = bundle.encoder_params
-
-        def docs(userids: list[str]) -> list[str]:
-            d = account_documents(con, userids, ep.tweets_per_account, ep.seed, ep.max_chars)
-            return [d[u] for u in userids]
-
-        return score_features(feats, bundle, docs if bundle.encoder else None, band, stats)
+        return score_features(feats, bundle, documents_for(con, bundle), band, stats)
     finally:
         con.close()
 
@@ -248,7 +257,7 @@ def load_bundle(artifacts: dict[str, str]) -> Bundle:
     params = FeaturesParams.model_validate(json.loads(Path(artifacts["features_params"]).read_text(encoding="utf-8")))
     bundle = Bundle(GbmScorer.load(artifacts["gbm"]), params)
     if artifacts.get("encoder") and artifacts.get("ensemble"):
-        from pipeline.encoder.params import EncoderParams
+        from pipeline.config import EncoderParams
 
         ep = EncoderParams.model_validate(json.loads(Path(artifacts["encoder_params"]).read_text(encoding="utf-8")))
         bundle.encoder, bundle.encoder_params = load_encoder(Path(artifacts["encoder"]), ep), ep

@@ -2,26 +2,32 @@
 
 The local engine computes features in one DuckDB over everything scored together. Here
 the same numbers come from Spark, so a dump larger than one machine can be scored, and
-the two engines give the same scores (tests/test_spark.py holds them to 1e-6):
+the two engines give the same scores (tests/test_spark.py holds them to 1e-6).
 
-1. Behaviour features are per account. Accounts and tweets are shuffled into partitions
-   by hash(userid) and each partition runs the *same* DuckDB SQL as the local engine
-   (`compute_behaviour`, `assemble_sql`) in `cogroup(...).applyInArrow`. The one
-   population-level piece, creation-batch size, is computed once from per-day counts
-   (bounded by populations x days) with the same SQL and handed to every partition.
-2. Coordination is cross-account. Per tweet, one `mapInArrow` pass runs the same DuckDB
-   SQL for every family's item membership (`coordination._items_sql`), the normalised
-   text of near-duplicate candidates (`nd_docs_sql`) and the tweet's epoch; MinHash keys
-   are computed once per distinct text with the same DuckDB SQL (`nd_keys_sql`), so the
-   hashes are identical, and texts are grouped by the same rounds of min-label propagation
-   (`nd_groups_sql`) as Spark group-bys. Pairs, ties, per-account degree, near-duplicate share and fast
-   retweets are Spark joins and aggregates written to match the DuckDB SQL clause by
-   clause (same caps, thresholds and null handling). Connected components: the distinct
-   tie list (bounded by the item caps) is collected to the driver and labelled by the
-   same routine as the local engine (`coordination.cluster_labels`).
-3. Scoring: feature rows are repartitioned by hash(userid) and each partition is scored
-   with the loaded MLflow model's scorer (`score.load_model(...).scorer`) through
-   `mapInPandas`, i.e. `serving.score_features`, the pyfunc's own code path.
+Spark only moves rows; every number is computed by the local engine's own DuckDB SQL.
+Each step of pipeline/features/coordination.py names its *key*: the rows it needs
+together. A stage here shuffles its input rows by that key (`Stages.run`) and runs the
+same SQL builder in a DuckDB on every partition, which then holds every row of each key
+value it sees, so it gives exactly the rows the local engine's one query gives:
+
+1. Per tweet (no shuffle): item memberships of the tweet families and near-duplicate
+   candidate texts (`items_sql`, `nd_docs_sql`).
+2. Near-duplicate text: MinHash keys per distinct text (`nd_keys_sql`, by text), rounds
+   of min-label propagation (`nd_spread_sql`, by bucket, then by text), each document's
+   group (`nd_doc_groups_sql`, by text) and whether its group spans accounts
+   (`near_duplicate_flags_sql`, by group).
+3. Ties, every family at once: pairs per item (`pair_rows_sql`), items per account, pair
+   counts and u's items (by u), weights and both ends of each tie (by v).
+4. Retweet delays, by original tweet (`retweet_delays_sql`).
+5. Connected components: the tie list (bounded by the item caps) is collected to the
+   driver and labelled by the local engine's routine (`coordination.tie_clusters`).
+6. Per account (by userid): behaviour and text features (`compute_behaviour`,
+   `compute_text`; creation batches are population-level, so their per-day counts are
+   computed once and handed to every partition), the coordination table
+   (`assemble_coordination`) and the feature row (`build.assemble_sql`, `build.to_float`).
+7. Scoring: feature rows are repartitioned by userid and each partition is scored with
+   the loaded MLflow model's bundle through `mapInPandas`, i.e. `serving.score_features`,
+   the pyfunc's own code path, into the score contract (pipeline/contract.py).
 
 Everything is read from and written to Parquet: the ingested tables, the feature table
 (`<work>/features/`) and the scored partitions (`<work>/parts/`), which `score.py` then
@@ -37,52 +43,62 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipeline.config import CoordinationParams, FeaturesParams, TextParams
+from pipeline.config import FeaturesParams
+from pipeline.contract import spark_ddl
 from pipeline.errors import ConfigError
 from pipeline.features.behaviour import (
-    BehaviourSettings,
     compute_behaviour,
     creation_batch_day_sql,
+    creation_per_day_sql,
 )
-from pipeline.features.build import META_COLUMNS, assemble_sql, build_features, to_float
+from pipeline.features.build import assemble_sql, to_float
 from pipeline.features.coordination import (
     FAMILIES,
-    ND_BUCKET_SQL,
-    TEXT_LABEL_SQL,
-    _items_sql,
-    cluster_labels,
+    TWEET_FAMILIES,
+    assemble_coordination,
+    family_rule,
+    items_per_account_sql,
+    items_sql,
+    members_sql,
+    nd_doc_groups_sql,
     nd_docs_sql,
     nd_keys_sql,
+    nd_spread_sql,
+    nd_spread_steps,
+    nd_state_sql,
+    nd_text_groups_sql,
+    nd_texts_sql,
+    near_duplicate_flags_sql,
+    pair_counts_sql,
+    pair_rows_sql,
+    pair_u_items_sql,
+    retweet_delays_sql,
+    tie_clusters,
+    tie_ends_sql,
+    tie_weights_sql,
 )
-from pipeline.features.tables import TW_COLUMNS, materialise_tweets
+from pipeline.features.tables import POPULATION_SQL, TW_COLUMNS, materialise_tweets
 from pipeline.features.text import compute_text
-from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA
+from pipeline.schema import ACCOUNTS_SCHEMA
 
 PYSPARK_MISSING = "the Spark engine needs pyspark, which is not installed: run `pip install statelink[spark]`."
-
-# Rows of the per-tweet pass that are not item memberships.
-_ND_DOC = "__nd_doc__"
-_TWEET = "__tweet__"
-_ITEM_FAMILIES = tuple(f for f in FAMILIES if f != "near_duplicate")
-_PASS_SCHEMA = pa.schema([
-    ("kind", pa.string()), ("population", pa.string()), ("item", pa.string()), ("userid", pa.string()),
-    ("tweetid", pa.string()), ("epoch", pa.float64()), ("is_retweet", pa.bool_()),
-])
-_KEYS_SCHEMA = pa.schema([("norm", pa.string()), ("label", pa.int64()), ("bucket", pa.string())])
-SCORE_SCHEMA_DDL = ("userid string, score double, label string, reasons string, coord_cluster string, "
-                    "n_tweets_seen long, no_tweets boolean")
+LOCAL_DEFAULT = "local[*]"
 
 
 def require_pyspark() -> None:
     """Raise one clear sentence when the optional `spark` extra is not installed."""
     try:
-        import pyspark  # noqa: F401
+        import pyspark
         import pyspark.sql  # noqa: F401
     except ImportError:
         raise ConfigError(PYSPARK_MISSING) from None
@@ -90,52 +106,54 @@ def require_pyspark() -> None:
 
 # ---------------------------------------------------------------- session
 
-def _defaults_master() -> str | None:
-    """`spark.master` from spark-defaults.conf, where Spark itself would look for it."""
-    dirs = [os.environ.get("SPARK_CONF_DIR"), os.environ.get("SPARK_HOME") and os.path.join(os.environ["SPARK_HOME"], "conf")]
-    for d in filter(None, dirs):
-        conf = Path(d) / "spark-defaults.conf"
-        if conf.exists():
-            for line in conf.read_text(encoding="utf-8").splitlines():
-                parts = line.strip().split(None, 1)
-                if len(parts) == 2 and parts[0] == "spark.master":
-                    return parts[1].strip()
-    return None
-
-
-def resolve_master(master: str | None) -> str:
-    """--spark-master, else $SPARK_MASTER, else spark-defaults' spark.master, else local[*]."""
-    return master or os.environ.get("SPARK_MASTER") or _defaults_master() or "local[*]"
-
-
 def spark_session(master: str | None = None, shuffle_partitions: int = 8):
     """The active SparkSession if there is one (a notebook's, a test's), else a new one.
 
-    Returns (session, created): the caller stops only a session it created. A local master
-    binds to loopback, has no UI and uses this Python for its workers: nothing listens on
-    the network and nothing is downloaded.
+    The master: `master` (--spark-master), else $SPARK_MASTER, else what Spark itself loads
+    (spark.master of spark-defaults.conf in $SPARK_CONF_DIR or $SPARK_HOME/conf), else
+    local[*]. Returns (session, created): the caller stops only a session it created. A
+    local master binds to loopback, has no UI and uses this Python for its workers:
+    nothing listens on the network and nothing is downloaded.
     """
     require_pyspark()
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
-    url = resolve_master(master)
-    builder = SparkSession.builder.appName("statelink-score").master(url)
-    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # Progress is ours to show (rich, in score.py); Spark's console bars would interleave with it.
+    conf = (SparkConf().setAppName("statelink-score").set("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .set("spark.ui.showConsoleProgress", "false"))
+    chosen = master or os.environ.get("SPARK_MASTER")
+    gateway = None
+    if chosen:
+        conf.setMaster(chosen)
+        url = chosen
+    else:
+        # Once this process has a JVM, SparkConf() holds what spark-submit loaded; before, start
+        # one: spark-submit reads spark-defaults.conf (and sets local[*] when it names no master).
+        url = conf.get("spark.master")
+        if url is None:
+            gateway = launch_gateway(conf)
+            url = gateway.jvm.org.apache.spark.SparkConf(True).get("spark.master", LOCAL_DEFAULT)
     if url.startswith("local"):
         # Local workers run this interpreter (the one with statelink installed).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = (builder.config("spark.ui.enabled", "false")
-                   .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-                   .config("spark.pyspark.python", sys.executable).config("spark.pyspark.driver.python", sys.executable))
-    return builder.getOrCreate(), True
+        for key, value in (("spark.ui.enabled", "false"), ("spark.driver.host", "127.0.0.1"),
+                           ("spark.driver.bindAddress", "127.0.0.1"), ("spark.sql.shuffle.partitions", str(shuffle_partitions)),
+                           ("spark.pyspark.python", sys.executable), ("spark.pyspark.driver.python", sys.executable)):
+            conf.set(key, value)
+    if gateway is not None:
+        SparkContext(conf=conf, gateway=gateway)  # on the JVM started above, not a second one
+    else:
+        SparkContext.getOrCreate(conf)  # a context without a session (a notebook's) is kept
+    return SparkSession.builder.getOrCreate(), True
 
 
-# ---------------------------------------------------------------- DuckDB inside partitions
+# ---------------------------------------------------------------- stages: shuffle, then DuckDB
 
 def _duck(tz: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
@@ -143,63 +161,13 @@ def _duck(tz: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _behaviour_rows(acc: pa.Table, tweets: pa.Table, batch_day: pa.Table, settings: BehaviourSettings,
-                    text: TextParams, tz: str, memory_limit: str) -> pa.Table:
-    """Meta, behaviour and text columns for the accounts of one partition: the local engine's SQL."""
-    con = _duck(tz, memory_limit)
-    try:
-        con.register("acc_in", acc)
-        con.register("tw_in", tweets)
-        con.register("batch_day_in", batch_day)
-        con.execute("CREATE VIEW acc AS SELECT * FROM acc_in")
-        con.execute("CREATE VIEW tweets AS SELECT * FROM tw_in")
-        materialise_tweets(con)
-        con.execute(f"CREATE TEMP TABLE beh AS {compute_behaviour(con, settings, 'batch_day_in').sql_query()}")
-        compute_text(con, text)
-        return _as_double(con.sql(assemble_sql(None)).to_arrow_table())
-    finally:
-        con.close()
+# DuckDB types Spark has no type for, as the nearest ones it has (values unchanged; the
+# SQL only compares them).
+_SPARK_TYPES = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(), pa.uint64(): pa.decimal128(20, 0)}
 
 
-def _tweet_pass(batch: pa.RecordBatch, p: CoordinationParams, tz: str, memory_limit: str) -> pa.Table:
-    """Per tweet row: item memberships of every family, near-duplicate documents, epoch."""
-    con = _duck(tz, memory_limit)
-    try:
-        con.register("b", pa.Table.from_batches([batch]))
-        con.execute("CREATE VIEW tweets AS SELECT * EXCLUDE (population, account_language) FROM b")
-        con.execute("CREATE VIEW acc AS SELECT DISTINCT userid, account_language, population FROM b")
-        materialise_tweets(con)
-        items = _items_sql(p)
-        parts = [
-            f"SELECT '{fam}' AS kind, population, item::VARCHAR AS item, userid, NULL::VARCHAR AS tweetid, "
-            f"NULL::DOUBLE AS epoch, NULL::BOOLEAN AS is_retweet FROM ({items[fam]})"
-            for fam in _ITEM_FAMILIES
-        ]
-        parts.append(f"SELECT '{_ND_DOC}', population, norm, userid, tweetid, NULL::DOUBLE, NULL::BOOLEAN FROM ({nd_docs_sql(p)})")
-        parts.append(f"SELECT '{_TWEET}', population, retweet_tweetid, userid, tweetid, EPOCH(tweet_time), is_retweet FROM tw")
-        return con.sql(" UNION ALL ".join(parts)).to_arrow_table().cast(_PASS_SCHEMA)
-    finally:
-        con.close()
-
-
-def _text_keys(batch: pa.RecordBatch, p: CoordinationParams, memory_limit: str) -> pa.Table:
-    """LSH buckets of distinct normalised texts: the local engine's MinHash SQL."""
-    con = _duck("UTC", memory_limit)
-    try:
-        con.register("b", pa.Table.from_batches([batch]))
-        con.execute("CREATE TEMP TABLE nd_texts AS SELECT norm, ROW_NUMBER() OVER () AS text_id FROM b")
-        con.execute(f"CREATE TEMP TABLE nd_keys AS {nd_keys_sql(p)}")
-        return con.sql(f"SELECT t.norm, {TEXT_LABEL_SQL} AS label, {ND_BUCKET_SQL} AS bucket FROM nd_texts t JOIN nd_keys k USING (text_id)"
-                       ).to_arrow_table().cast(_KEYS_SCHEMA)
-    finally:
-        con.close()
-
-
-def _as_double(table: pa.Table) -> pa.Table:
-    """Features as float64 with no other change: `build.to_float` runs once, on the final rows."""
-    cols = [c.cast(pa.float64()) if n not in META_COLUMNS else (c.cast(pa.int64()) if n == "n_tweets_seen" else c)
-            for n, c in zip(table.column_names, table.columns)]
-    return pa.table(cols, names=table.column_names)
+def _spark_safe(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_type(_SPARK_TYPES.get(f.type, f.type)) for f in schema])
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -207,18 +175,136 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
+Run = Callable[[duckdb.DuckDBPyConnection], "pa.Table | dict[str, pa.Table]"]
+
+
+@dataclass
+class Stages:
+    """Runs DuckDB on Spark partitions. `run(inputs, fn)`: each input DataFrame is shuffled by
+    its key columns (None: no shuffle, batch by batch; one input only), and `fn(con)` runs on
+    every partition with the inputs registered on `con` under their names. `fn` returns a
+    table, or a dict of named tables (one DataFrame each). The output schema is `fn`'s on
+    empty inputs: DuckDB's types follow from the SQL, not from the rows."""
+
+    partitions: int
+    tz: str
+    memory_limit: str
+    large: bool  # spark.sql.execution.arrow.useLargeVarTypes
+    cached: list = field(default_factory=list)
+
+    def arrow(self, spark_schema) -> pa.Schema:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        return to_arrow_schema(spark_schema, timezone="UTC", prefers_large_types=self.large)
+
+    def run(self, inputs: dict[str, tuple[Any, Sequence[str] | None]], fn: Run, persist: bool = False):
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        names = list(inputs)
+        tz, memory_limit = self.tz, self.memory_limit
+
+        def execute(tables: dict[str, pa.Table]):
+            con = _duck(tz, memory_limit)
+            try:
+                for n, t in tables.items():
+                    con.register(n, t)
+                return fn(con)
+            finally:
+                con.close()
+
+        sample = execute({n: self.arrow(df.schema).empty_table() for n, (df, _) in inputs.items()})
+        out = _Outputs(self, sample)
+        if len(inputs) == 1 and inputs[names[0]][1] is None:
+            name, frame = names[0], inputs[names[0]][0]
+
+            def per_batch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                for b in batches:
+                    if b.num_rows:
+                        yield from out.batches(execute({name: pa.Table.from_batches([b])}))
+        else:
+            frame = _copartitioned(inputs, self.partitions)
+
+            def per_batch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                batches = list(batches)  # the whole partition: every row of its keys
+                if batches:
+                    yield from out.batches(execute(_unpacked(pa.Table.from_batches(batches), names)))
+
+        frame = frame.mapInArrow(per_batch, out.spark)
+        if out.multi or persist:
+            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+            self.cached.append(frame)
+        if not out.multi:
+            return frame
+        return {o: frame.where(F.col("_out") == i).select(f"_o{i}.*") for i, o in enumerate(sample)}
+
+
+class _Outputs:
+    """A stage's Spark schema, from `fn`'s output on empty inputs; several outputs travel as
+    one struct column each beside `_out`, the output's number."""
+
+    def __init__(self, stages: Stages, sample: pa.Table | dict[str, pa.Table]):
+        from pyspark.sql.pandas.types import from_arrow_schema
+        from pyspark.sql.types import ShortType, StructField, StructType
+
+        self.multi = isinstance(sample, dict)
+        tables = list(sample.values()) if self.multi else [sample]
+        spark = [from_arrow_schema(_spark_safe(t.schema)) for t in tables]
+        if self.multi:
+            self.spark = StructType([StructField("_out", ShortType()), *[StructField(f"_o{i}", s) for i, s in enumerate(spark)]])
+            self.arrow = stages.arrow(self.spark)
+            self.structs = [self.arrow.field(f"_o{i}").type for i in range(len(tables))]
+            self.schemas = [pa.schema(list(t)) for t in self.structs]
+        else:
+            self.spark = spark[0]
+            self.schemas = [stages.arrow(self.spark)]
+
+    def batches(self, result: pa.Table | dict[str, pa.Table]) -> Iterator[pa.RecordBatch]:
+        if not self.multi:
+            yield from _conform(result, self.schemas[0]).to_batches()
+            return
+        for i, table in enumerate(result.values()):
+            table, n = _conform(table, self.schemas[i]), table.num_rows
+            if n:
+                packed = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], fields=list(self.schemas[i]))
+                cols = [packed if j == i else pa.nulls(n, t) for j, t in enumerate(self.structs)]
+                yield pa.RecordBatch.from_arrays([pa.array([i] * n, pa.int16()), *cols], schema=self.arrow)
+
+
+def _copartitioned(inputs: dict[str, tuple[Any, Sequence[str]]], partitions: int):
+    """All inputs in one DataFrame, each row in its partition by a hash of its input's key:
+    rows with equal keys meet in one partition, whatever input they come from. Columns:
+    `_k` (the hash), `_src` (the input's number) and one struct column per input."""
+    from pyspark.sql import functions as F
+
+    frames = []
+    for j, (df, key) in enumerate(inputs.values()):
+        cols = [F.hash(*[F.col(k) for k in key]).alias("_k"), F.lit(j).alias("_src")]
+        cols += [(F.struct(*[F.col(c) for c in df.columns]) if jj == j else F.lit(None).cast(other.schema)).alias(f"_i{jj}")
+                 for jj, (other, _) in enumerate(inputs.values())]
+        frames.append(df.select(*cols))
+    return reduce(lambda a, b: a.unionByName(b), frames).repartition(partitions, "_k")
+
+
+def _unpacked(table: pa.Table, names: Sequence[str]) -> dict[str, pa.Table]:
+    """The inputs of one `_copartitioned` partition, by name."""
+    src = table.column("_src")
+    return {n: pa.Table.from_struct_array(table.filter(pc.equal(src, j)).column(f"_i{j}").combine_chunks())
+            for j, n in enumerate(names)}
+
+
+def _each_family(con: duckdb.DuckDBPyConnection, tables: Sequence[str], step: Callable[[str], str]) -> pa.Table:
+    """`step(fam)`'s SQL for each family in turn, over views `<table>_fam` of that family's
+    rows of each of `tables`; the rows come back with their `fam`, as one table."""
+    parts = []
+    for fam in FAMILIES:
+        for t in tables:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {t}_fam AS SELECT * EXCLUDE (fam) FROM {t} WHERE fam = '{fam}'")
+        parts.append(con.sql(f"SELECT '{fam}' AS fam, * FROM ({step(fam)})").to_arrow_table())
+    return pa.concat_tables(parts)
+
+
 # ---------------------------------------------------------------- the engine
-
-def _feature_schema(params: FeaturesParams) -> pa.Schema:
-    """The local engine's feature table schema, from a run over empty tables."""
-    con = duckdb.connect()
-    try:
-        con.register("a_empty", ACCOUNTS_SCHEMA.empty_table())
-        con.register("t_empty", TWEETS_SCHEMA.empty_table())
-        return build_features(con, "a_empty", "t_empty", params).schema
-    finally:
-        con.close()
-
 
 def _driver_tz() -> str:
     con = duckdb.connect()
@@ -235,223 +321,122 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
     Returns (DataFrame, persisted DataFrames to unpersist once it is written).
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    settings = BehaviourSettings(
-        local_utc_offset_hours=params.local_utc_offset_hours, office_start_hour=params.office_start_hour,
-        office_end_hour=params.office_end_hour, batch_window_days=params.batch_window_days,
-    )
     cp = params.coordination
-    tz = _driver_tz()
     large = spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false").lower() == "true"
-
-    def arrow_of(spark_schema):
-        return to_arrow_schema(spark_schema, timezone="UTC", prefers_large_types=large)
+    st = Stages(partitions, _driver_tz(), memory_limit, large)
 
     # Scoring population: everything scored together (campaign dropped), as score.py does.
-    acc = (spark.read.parquet(str(accounts_path))
+    acc = (spark.read.parquet(str(accounts_path)).select(*[f.name for f in ACCOUNTS_SCHEMA])
            .withColumn("campaign", F.lit(None).cast("string"))
-           .withColumn("population", F.coalesce(F.col("campaign"), F.lit("__all__"))))
-    tweets = spark.read.parquet(str(tweets_path))
-    acc_cols = [f.name for f in ACCOUNTS_SCHEMA] + ["population"]
-    tw_cols = [f.name for f in TWEETS_SCHEMA]
-    acc = acc.select(*acc_cols)
-    tweets = tweets.select(*tw_cols)
+           .withColumn("population", F.expr(POPULATION_SQL)))
+    # Only the columns the feature SQL reads travel.
+    tweets = spark.read.parquet(str(tweets_path)).select(*TW_COLUMNS, "tweet_text")
+    # Each tweet with its account's columns, as `materialise_tweets` joins them.
+    tw = tweets.join(acc.select("userid", "account_language", "population"), "userid")
 
-    # 1. Creation batches: per-day counts over the whole population, then the same SQL.
-    per_day = (acc.where(F.col("account_creation_date").isNotNull())
-               .groupBy("population", F.col("account_creation_date").alias("d")).agg(F.count(F.lit(1)).alias("n")))
+    # Creation batches are population-level: per-day counts, then the same SQL on the driver.
+    per_day = st.run({"acc": (acc, ["population", "account_creation_date"])}, lambda con: con.sql(creation_per_day_sql("acc")).to_arrow_table())
     con = duckdb.connect()
     try:
         con.register("per_day", per_day.toArrow())
-        batch_day = con.sql(creation_batch_day_sql(settings, "per_day")).to_arrow_table()
+        batch_day = con.sql(creation_batch_day_sql(params, "per_day")).to_arrow_table()
     finally:
         con.close()
 
-    # 2. Behaviour per account partition, in DuckDB.
-    part = F.pmod(F.hash("userid"), F.lit(partitions)).alias("_part")
-    empty_acc = pa.schema(list(ACCOUNTS_SCHEMA) + [pa.field("population", pa.string())]).empty_table()
-    beh_tw_cols = [*TW_COLUMNS, "tweet_text"]
-    empty_tw = TWEETS_SCHEMA.empty_table().select(beh_tw_cols)
-    beh_arrow = _behaviour_rows(empty_acc, empty_tw, batch_day, settings, params.text, tz, memory_limit).schema
-    beh_spark = from_arrow_schema(beh_arrow)
-    beh_out = arrow_of(beh_spark)
+    # 1. Per tweet.
+    def tweet_rows(con):
+        con.execute("CREATE VIEW tweets AS SELECT * EXCLUDE (account_language, population) FROM tw_in")
+        con.execute("CREATE VIEW acc AS SELECT DISTINCT userid, account_language, population FROM tw_in")
+        materialise_tweets(con)
+        items = items_sql(cp)
+        # The families' items differ in type; as text they share one column (an item's key
+        # hash changes with it, which items are equal does not).
+        tagged = " UNION ALL ".join(f"SELECT '{fam}' AS fam, population, item::VARCHAR AS item, userid FROM ({items[fam]})"
+                                    for fam in TWEET_FAMILIES)
+        return {"items": con.sql(tagged).to_arrow_table(), "docs": con.sql(nd_docs_sql(cp)).to_arrow_table()}
 
-    def behaviour(left: pa.Table, right: pa.Table) -> pa.Table:
-        if left.num_rows == 0:
-            return beh_out.empty_table()
-        rows = _behaviour_rows(left.drop_columns(["_part"]), right.drop_columns(["_part"]), batch_day, settings,
-                               params.text, tz, memory_limit)
-        return _conform(rows, beh_out)
+    per_tweet = st.run({"tw_in": (tw, None)}, tweet_rows)
+    docs = per_tweet["docs"]
 
-    # Only the columns the behaviour and text SQL read travel in this shuffle.
-    beh = (acc.select(part, *acc_cols).groupBy("_part")
-           .cogroup(tweets.select(part, *beh_tw_cols).groupBy("_part"))
-           .applyInArrow(behaviour, beh_spark))
+    # 2. Near-duplicate text. The first step reads only distinct (population, norm) pairs.
+    def text_state(con):
+        con.execute(f"CREATE TEMP TABLE nd_texts AS {nd_texts_sql(text_id='norm')}")
+        con.execute(f"CREATE TEMP TABLE nd_keys AS {nd_keys_sql(cp)}")
+        return con.sql(nd_state_sql()).to_arrow_table()
 
-    # 3. Coordination. One DuckDB pass per tweet row.
-    tw_join = tweets.join(acc.select("userid", "account_language", "population"), "userid")
-    pass_spark = from_arrow_schema(_PASS_SCHEMA)
-    pass_out = arrow_of(pass_spark)
+    state = st.run({"nd_docs": (docs.select("population", "norm").distinct(), ["norm"])}, text_state)
+    for by in nd_spread_steps(cp.near_duplicate_rounds):
+        state = st.run({"nd_state": (state, by)}, lambda con, by=by: con.sql(nd_spread_sql("nd_state", by)).to_arrow_table())
 
-    def tweet_pass(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for b in batches:
-            if b.num_rows:
-                yield from _conform(_tweet_pass(b, cp, tz, memory_limit), pass_out).to_batches()
+    def doc_groups(con):
+        con.execute(f"CREATE TEMP TABLE nd_texts AS {nd_texts_sql(text_id='norm')}")
+        con.execute(f"CREATE TEMP TABLE nd_groups AS {nd_text_groups_sql('nd_state')}")
+        con.execute(f"CREATE TEMP TABLE nd_doc_groups AS {nd_doc_groups_sql()}")
+        nd_items = f"SELECT 'near_duplicate' AS fam, population, item::VARCHAR AS item, userid FROM ({items_sql(cp)['near_duplicate']})"
+        return {"groups": con.sql("SELECT * FROM nd_doc_groups").to_arrow_table(), "items": con.sql(nd_items).to_arrow_table()}
 
-    from pyspark import StorageLevel
+    grouped = st.run({"nd_docs": (docs, ["population", "norm"]), "nd_state": (state, ["population", "text_id"])}, doc_groups)
+    flags = st.run({"nd_doc_groups": (grouped["groups"], ["population", "grp"])},
+                   lambda con: con.sql(near_duplicate_flags_sql()).to_arrow_table())
 
-    rows = tw_join.mapInArrow(tweet_pass, pass_spark).persist(StorageLevel.MEMORY_AND_DISK)
-    return _coordinate(spark, acc, beh, rows, params, partitions, memory_limit, arrow_of)
+    # 3. Ties, every family at once.
+    items = per_tweet["items"].unionByName(grouped["items"])
 
+    def pair_rows(con):
+        def step(fam):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE members AS {members_sql('items_fam')}")
+            return pair_rows_sql("members", family_rule(cp, fam).cap)
+        return _each_family(con, ["items"], step)
 
-def _coordinate(spark, acc, beh, rows, params: FeaturesParams, partitions: int, memory_limit: str, arrow_of):
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
+    def n_items(con):
+        def step(fam):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE members AS {members_sql('items_fam')}")
+            return items_per_account_sql("members")
+        return _each_family(con, ["items"], step)
 
-    cp = params.coordination
-    col = F.col
+    def pairs_u(con):
+        def step(fam):
+            counted = pair_counts_sql("pair_rows_fam", family_rule(cp, fam).min_shared)
+            return f"WITH pairs AS ({counted}) {pair_u_items_sql('pairs', 'n_items_fam')}"
+        return _each_family(con, ["pair_rows", "n_items"], step)
 
-    # Near-duplicate buckets: keys once per distinct text, joined back to the documents.
-    docs = rows.where(col("kind") == _ND_DOC).select("population", "userid", "tweetid", col("item").alias("norm"))
-    keys_spark = from_arrow_schema(_KEYS_SCHEMA)
-    keys_out = arrow_of(keys_spark)
+    def ties(con):
+        weighted = _each_family(con, ["pairs_u", "n_items"], lambda fam: tie_weights_sql("pairs_u_fam", "n_items_fam", cp.min_tie_weight))
+        con.register("ties", weighted)
+        return {"ties": con.sql("SELECT u, v FROM ties").to_arrow_table(), "ends": con.sql(tie_ends_sql("ties")).to_arrow_table()}
 
-    def text_keys(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for b in batches:
-            if b.num_rows:
-                yield from _conform(_text_keys(b, cp, memory_limit), keys_out).to_batches()
+    rows = st.run({"items": (items, ["fam", "population", "item"])}, pair_rows)
+    counts = st.run({"items": (items, ["fam", "userid"])}, n_items, persist=True)
+    half = st.run({"pair_rows": (rows, ["fam", "u"]), "n_items": (counts, ["fam", "uid"])}, pairs_u)
+    tied = st.run({"pairs_u": (half, ["fam", "v"]), "n_items": (counts, ["fam", "uid"])}, ties)
 
-    keys = docs.select("norm").distinct().repartition(partitions, "norm").mapInArrow(text_keys, keys_spark)
-    # `coordination.nd_groups_sql`: min-label propagation over shared buckets within each
-    # population, same rounds.
-    pkeys = docs.select("population", "norm").distinct().join(keys, "norm").persist(StorageLevel.MEMORY_AND_DISK)
-    labels = pkeys.select("population", "norm", col("label").alias("grp")).distinct()
-    for _ in range(int(cp.near_duplicate_rounds)):
-        per_bucket = (pkeys.select("population", "norm", "bucket").join(labels, ["population", "norm"])
-                      .groupBy("population", "bucket").agg(F.min("grp").alias("grp")))
-        labels = (pkeys.select("population", "norm", "bucket").join(per_bucket, ["population", "bucket"])
-                  .groupBy("population", "norm").agg(F.min("grp").alias("grp")))
-    nd_groups = docs.join(labels, ["population", "norm"]).select("population", "userid", "tweetid",
-                                                                 col("grp").cast("string").alias("grp"))
+    # 4. Retweet delays, by original tweet (a retweet without one never joins).
+    rt = tw.select("population", "userid", "tweetid", "retweet_tweetid", "is_retweet", "tweet_time")
+    delays = st.run({"retweets": (rt.where(F.col("retweet_tweetid").isNotNull()), ["population", "retweet_tweetid"]),
+                     "originals": (rt, ["population", "tweetid"])},
+                    lambda con: con.sql(retweet_delays_sql("retweets", "originals")).to_arrow_table(), persist=True)
 
-    # Item memberships of every family in one frame: ties of all families in one pass.
-    items = rows.where(col("kind").isin(*_ITEM_FAMILIES)).select(col("kind").alias("fam"), "population", "item", "userid")
-    items = items.unionByName(nd_groups.select(F.lit("near_duplicate").alias("fam"), "population",
-                                               col("grp").alias("item"), "userid"))
-    edges = _pairs(items, cp)
-    edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
+    # 5. Connected components on the driver.
+    tie_list = tied["ties"].distinct().toArrow()
+    clusters = spark.createDataFrame(tie_clusters(tie_list.column("u").to_numpy(zero_copy_only=False),
+                                                  tie_list.column("v").to_numpy(zero_copy_only=False)))
 
-    both = edges.select(col("u").alias("userid"), col("v").alias("partner"), "weight", "fam").unionByName(
-        edges.select(col("v").alias("userid"), col("u").alias("partner"), "weight", "fam"))
-    deg = both.groupBy("userid").agg(
-        F.countDistinct("partner").alias("coord_partners"), F.max("weight").alias("coord_max_tie_weight"),
-        F.countDistinct("fam").alias("coord_families"),
-        *[F.countDistinct(F.when(col("fam") == f, col("partner"))).alias(f"{f}_partners") for f in FAMILIES],
-    )
+    # 6. Per account: the feature row.
+    def feature_rows(con):
+        materialise_tweets(con)
+        con.register("batch_day_in", batch_day)
+        con.execute(f"CREATE TEMP TABLE beh AS {compute_behaviour(con, params, 'batch_day_in').sql_query()}")
+        compute_text(con, params.text)
+        con.register("coord", assemble_coordination(con, cp, delays="rt_amp", core_delays="rt_core"))
+        return to_float(con.sql(assemble_sql("coord")).to_arrow_table())
 
-    multi = (nd_groups.groupBy("population", "grp").agg(F.countDistinct("userid").alias("k"))
-             .where(col("k") >= 2).select("population", "grp").withColumn("_dup", F.lit(True)))
-    nd_share = (nd_groups.join(multi, ["population", "grp"], "left").groupBy("userid")
-                .agg(F.avg(F.when(col("_dup").isNotNull(), 1.0).otherwise(0.0)).alias("share_posts_near_duplicate")))
-
-    fast = _fast_retweets(rows, cp)
-
-    # Connected components: the tie list is bounded by the item caps; same routine as local.
-    pairs = edges.select("u", "v").distinct().toArrow()
-    u, v = pairs.column("u").to_pylist(), pairs.column("v").to_pylist()
-    users = sorted(set(u) | set(v))
-    index = {x: i for i, x in enumerate(users)}
-    ids, sizes = cluster_labels(users, [index[x] for x in u], [index[x] for x in v])
-    clusters = spark.createDataFrame(pa.table({
-        "userid": pa.array(users, pa.string()), "coord_cluster": pa.array(ids, pa.string()),
-        "coord_cluster_size": pa.array(sizes, pa.float64()),
-    }), schema="userid string, coord_cluster string, coord_cluster_size double")
-
-    coord = (acc.select("userid").join(deg, "userid", "left").join(nd_share, "userid", "left")
-             .join(fast, "userid", "left").join(clusters, "userid", "left"))
-
-    schema = _feature_schema(params)
-    beh_names = set(beh.columns)
-    keep_null = {"userid", "coord_cluster", "rt_delay_median_s", "coord_max_tie_weight"}
-    out = []
-    for field in schema:
-        name = field.name
-        if name in beh_names:
-            c = col(f"b.{name}")
-        elif name == "coord_cluster":
-            c = F.coalesce(col(f"c.{name}"), F.lit(""))
-        elif name == "coord_cluster_size":
-            c = F.coalesce(col(f"c.{name}"), F.lit(1.0))
-        elif name in keep_null:
-            c = col(f"c.{name}")
-        else:
-            c = F.coalesce(col(f"c.{name}"), F.lit(0))
-        spark_type = {pa.string(): "string", pa.int64(): "long", pa.float64(): "double"}[field.type]
-        out.append(c.cast(spark_type).alias(name))
-    assembled = beh.alias("b").join(coord.alias("c"), "userid").select(*out)
-
-    # The local engine's last step, `build.to_float` (float64, rounded), on each batch of rows.
-    final_spark = assembled.schema
-    final_out = arrow_of(final_spark)
-
-    def finalise(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for b in batches:
-            yield from _conform(to_float(pa.Table.from_batches([b])), final_out).to_batches()
-
-    return assembled.mapInArrow(finalise, final_spark), [rows, pkeys, edges]
-
-
-def _pairs(items, cp: CoordinationParams):
-    """`coordination._pairs_sql` in Spark, every family at once (keyed by `fam`): (u, v, weight, fam).
-
-    Same caps and thresholds per family as the local engine's loop over families.
-    """
-    from pyspark.sql import functions as F
-
-    col = F.col
-    is_sync = col("fam") == "sync"
-    cap = F.when(is_sync, F.lit(int(cp.max_sync_accounts))).otherwise(F.lit(int(cp.max_item_accounts)))
-    min_shared = F.when(is_sync, F.lit(int(cp.min_shared_sync))).otherwise(F.lit(int(cp.min_shared)))
-    items = items.where(col("item").isNotNull()).select("fam", "population", "item", "userid").distinct()
-    sizes = (items.groupBy("fam", "population", "item").agg(F.count(F.lit(1)).alias("k"))
-             .where((col("k") >= 2) & (col("k") <= cap)).select("fam", "population", "item"))
-    kept = items.join(sizes, ["fam", "population", "item"], "left_semi")
-    per_user = items.groupBy("fam", "userid").agg(F.count(F.lit(1)).alias("n_items"))
-    a, b = kept.alias("a"), kept.alias("b")
-    pairs = (a.join(b, (col("a.fam") == col("b.fam")) & (col("a.population") == col("b.population"))
-                    & (col("a.item") == col("b.item")) & (col("a.userid") < col("b.userid")))
-             .groupBy(col("a.fam").alias("fam"), col("a.userid").alias("u"), col("b.userid").alias("v"))
-             .agg(F.count(F.lit(1)).alias("shared"))
-             .where(col("shared") >= min_shared))
-    nu = per_user.select("fam", col("userid").alias("u"), col("n_items").alias("nu"))
-    nv = per_user.select("fam", col("userid").alias("v"), col("n_items").alias("nv"))
-    weight = col("shared") / F.least(col("nu"), col("nv")).cast("double")
-    return (pairs.join(nu, ["fam", "u"]).join(nv, ["fam", "v"]).select("u", "v", weight.alias("weight"), "fam")
-            .where(col("weight") >= F.lit(float(cp.min_tie_weight))))
-
-
-def _fast_retweets(rows, cp: CoordinationParams):
-    """`coordination._fast_retweets_sql` in Spark (epochs come from DuckDB, so delays agree)."""
-    from pyspark.sql import functions as F
-
-    col = F.col
-    tw = rows.where(col("kind") == _TWEET).select("population", "userid", "tweetid", col("item").alias("retweet_tweetid"),
-                                                  "epoch", "is_retweet")
-    r, o = tw.alias("r"), tw.alias("o")
-    d = (r.join(o, (col("r.retweet_tweetid") == col("o.tweetid")) & (col("r.population") == col("o.population")))
-         .where(col("r.is_retweet") & (col("r.userid") != col("o.userid")))
-         .select(col("r.userid").alias("userid"), col("o.userid").alias("orig_userid"),
-                 col("o.tweetid").alias("orig_tweetid"), (col("r.epoch") - col("o.epoch")).alias("delay")))
-    shares = [F.avg(F.when(col("delay") <= int(s), 1.0).otherwise(0.0)).alias(f"share_rt_within_{int(s)}s")
-              for s in cp.fast_retweet_seconds]
-    amp = d.groupBy("userid").agg(F.count(F.lit(1)).alias("n_rt_in_population"), *shares,
-                                  F.median("delay").alias("rt_delay_median_s"))
-    first = int(min(cp.fast_retweet_seconds))
-    core = (d.where(col("delay") <= first).groupBy(col("orig_userid").alias("userid"))
-            .agg(F.countDistinct("orig_tweetid").alias("n_fast_retweeted")))
-    return amp.join(core, "userid", "full")
+    features = st.run({
+        "acc": (acc, ["userid"]), "tweets": (tweets, ["userid"]), "coord_ends": (tied["ends"], ["userid"]),
+        "nd_flags": (flags, ["userid"]), "rt_amp": (delays, ["userid"]), "rt_core": (delays, ["orig_userid"]),
+        "coord_clusters": (clusters, ["userid"]),
+    }, feature_rows)
+    return features, st.cached
 
 
 def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_limit: str, master: str | None = None,
@@ -464,8 +449,7 @@ def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_lim
     import shutil
     import time
 
-    from pipeline.score import documents_for
-    from pipeline.serving import score_features
+    from pipeline.serving import documents_for, score_features
 
     require_pyspark()
     spark, created = spark_session(master, shuffle_partitions=partitions)
@@ -486,7 +470,8 @@ def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_lim
 
         t0 = time.perf_counter()
         # What the local engine's partitions call, shipped to the executors with the model.
-        bundle, docs = model.bundle, documents_for(interim / "tweets.parquet", model)
+        bundle = model.bundle
+        docs = documents_for(interim / "tweets.parquet", bundle)
 
         def score(frames: Iterator) -> Iterator:
             import pandas as pd
@@ -498,7 +483,7 @@ def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_lim
         parts = work / "parts"
         shutil.rmtree(parts, ignore_errors=True)
         (spark.read.parquet(str(feats)).repartition(partitions, "userid")
-         .mapInPandas(score, SCORE_SCHEMA_DDL).write.mode("overwrite").parquet(str(parts)))
+         .mapInPandas(score, spark_ddl()).write.mode("overwrite").parquet(str(parts)))
         seconds["score"] = round(time.perf_counter() - t0, 2)
     finally:
         if created:

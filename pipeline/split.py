@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.model_selection import StratifiedGroupKFold
 
 from pipeline.config import SplitParams
 from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_path
 
 
 def group_keys(accounts: pd.DataFrame) -> pd.Series:
@@ -80,14 +78,11 @@ def make_split(accounts: pd.DataFrame, params: SplitParams) -> pd.DataFrame:
     return out.sort_values("userid").reset_index(drop=True)
 
 
-def run_split(accounts_path: Path, out_path: Path, params: SplitParams, features_path: Path | None = None) -> pd.DataFrame:
-    accounts = pq.read_table(
-        accounts_path, columns=["userid", "campaign", "label", "account_creation_date"]
-    ).to_pandas()
-    if features_path is not None:
-        clusters = pq.read_table(features_path, columns=["userid", "coord_cluster"]).to_pandas()
-        accounts = accounts.merge(clusters, on="userid", how="left", validate="one_to_one")
-    split = make_split(accounts, params)
-    with atomic_path(out_path) as tmp:
-        pq.write_table(pa.Table.from_pandas(split, preserve_index=False), tmp)
-    return split
+def labelled(features_path: Path, split_path: Path) -> pd.DataFrame:
+    """The feature table joined with the split (role, fold, group); every split account must have features."""
+    feats = pq.read_table(features_path).to_pandas()
+    split = pq.read_table(split_path, columns=["userid", "role", "fold", "group"]).to_pandas()
+    frame = feats.merge(split, on="userid", how="inner", validate="one_to_one")
+    if len(frame) != len(split):
+        raise InputError(f"{split_path} names {len(split) - len(frame)} accounts that {features_path} lacks; re-run the features stage.")
+    return frame

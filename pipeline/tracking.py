@@ -10,13 +10,6 @@ from typing import Any
 
 from pipeline.config import TrackingParams
 
-# Explicit requirements: letting MLflow infer them costs ~20 s and pulls in a CUDA torch.
-def model_pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"lightgbm=={version('lightgbm')}", f"numpy=={version('numpy')}", f"pandas=={version('pandas')}"]
-
-
 def quiet_mlflow() -> None:
     """Telemetry off, before mlflow is imported anywhere in this process."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -87,6 +80,14 @@ def setup(params: TrackingParams, root: Path):
         mlflow.create_experiment(params.experiment, artifact_location=location)
     mlflow.set_experiment(params.experiment)
     return mlflow
+
+
+def use_store(params: TrackingParams, workspace: Path) -> None:
+    """Point MLflow at the project's store, for `models:/` and `runs:/` model URIs."""
+    quiet_mlflow()
+    import mlflow
+
+    mlflow.set_tracking_uri(resolve_tracking_uri(params, repo_root(workspace)))
 
 
 def run_tags(root: Path) -> dict[str, str]:

@@ -71,13 +71,13 @@ def trained_model(tmp_path_factory):
     import pyarrow.parquet as pq
 
     from pipeline.config import SampleParams, load_params
-    from pipeline.features.build import run_features
+    from tests.stages import run_features
     from pipeline.ingest import ingest_dumps
     from pipeline.package import example_input, save_model_folder
-    from pipeline.sample import generate_sample
+    from pipeline.dev.sample import generate_sample
     from pipeline.serving import model_input
-    from pipeline.split import run_split
-    from pipeline.stages import stage_train_gbm
+    from tests.stages import run_split
+    from tests.stages import train_gbm as stage_train_gbm
 
     work = tmp_path_factory.mktemp("model")
     params = load_params(REPO / "params.yaml")

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import FeaturesParams
-from pipeline.features.build import feature_columns, run_features
+from pipeline.features.columns import feature_columns
+from tests.stages import run_features
 from tests.conftest import account, tweet
 
 
@@ -119,7 +120,7 @@ def test_feature_table_is_float_and_excludes_release_artefacts(write_tables, tmp
     assert "userid" not in names and "is_hashed" in names
     # The model never sees release artefacts (params default).
     from pipeline.config import TrainGbmParams
-    from pipeline.stages import model_features
+    from pipeline.features.columns import model_features
 
     used = model_features(names, TrainGbmParams().exclude_features)
     assert "is_hashed" not in used and not [n for n in used if n.startswith(("handle_", "name_"))]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.config import FeaturesParams
-from pipeline.features.build import run_features
 from tests.conftest import account, tweet
+from tests.stages import run_features
 
 
 def _features(write_tables, tmp_path, accounts, tweets, **coord):

@@ -42,7 +42,7 @@ def test_ingest_twice_gives_identical_tables(trained_model, params, tmp_path: Pa
 
 
 def test_features_twice_are_byte_identical(trained_model, params, tmp_path: Path) -> None:
-    from pipeline.features.build import run_features
+    from tests.stages import run_features
 
     a = run_features(trained_model["interim"], tmp_path / "a.parquet", params.features)
     b = run_features(trained_model["interim"], tmp_path / "b.parquet", params.features)
@@ -53,7 +53,7 @@ def test_features_twice_are_byte_identical(trained_model, params, tmp_path: Path
 
 
 def test_split_twice_is_identical(trained_model, params, tmp_path: Path) -> None:
-    from pipeline.split import run_split
+    from tests.stages import run_split
 
     accounts = trained_model["interim"] / "accounts.parquet"
     a = run_split(accounts, tmp_path / "a.parquet", params.split)
@@ -64,7 +64,7 @@ def test_split_twice_is_identical(trained_model, params, tmp_path: Path) -> None
 
 def test_lightgbm_twice_gives_identical_model_and_scores(trained_model, params, tmp_path: Path) -> None:
     from pipeline.scoring import GbmScorer
-    from pipeline.stages import stage_train_gbm
+    from tests.stages import train_gbm as stage_train_gbm
 
     feats, split = trained_model["dir"] / "features.parquet", trained_model["dir"] / "split.parquet"
     for run in ("a", "b"):

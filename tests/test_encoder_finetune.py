@@ -25,9 +25,9 @@ from pipeline.encoder import finetune  # noqa: E402
 from pipeline.encoder.finetune import (  # noqa: E402
     fine_tune, load_classifier, oof_fold_of, predict, predict_model, save_classifier, train_encoder_oof,
 )
-from pipeline.encoder.params import EncoderParams  # noqa: E402
+from pipeline.config import EncoderParams  # noqa: E402
 from pipeline.encoder.provision import PROVENANCE, provision_encoder  # noqa: E402
-from pipeline.encoder.text import account_documents  # noqa: E402
+from pipeline.documents import account_documents  # noqa: E402
 from pipeline.encoder.tiny import build_tiny_encoder  # noqa: E402
 from pipeline.errors import ConfigError, InputError, StatelinkError  # noqa: E402
 from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA  # noqa: E402
@@ -241,10 +241,11 @@ def test_int8_scores_do_not_depend_on_batch_mates_order_or_threads(tmp_path, tra
 def test_smoothing_keeps_the_fp32_function(trained):
     import copy
 
-    from pipeline.encoder.fast import _tokenize, smooth_linears
+    from pipeline.encoder.fast import smooth_linears
+    from pipeline.encoder.runtime import tokenize
 
     model, (docs, _) = trained
-    ids = _tokenize(model.tokenizer, easy_docs(64)[0], "", 32)
+    ids = tokenize(model.tokenizer, easy_docs(64)[0], "", 32)
     smoothed = smooth_linears(copy.deepcopy(model, memo={id(model.tokenizer): model.tokenizer}), ids)
     a = predict_model(model, model.tokenizer, docs, fast=False)
     b = predict_model(smoothed, model.tokenizer, docs, fast=False)
@@ -285,6 +286,55 @@ def test_early_stopping_restores_the_best_step(tiny_dir):
     t = model.settings["train"]
     assert t["stopped_early"] and t["steps"] < 20 * t["steps_per_epoch"]
     assert t["best_step"] == min(t["history"], key=lambda h: h["valid_loss"])["step"]
+
+
+def test_balanced_weights_give_each_class_half_the_weight():
+    y = np.array([0, 0, 0, 1])
+    w = finetune.balanced_weights(y)
+    assert w.dtype == np.float32
+    np.testing.assert_array_equal(w, np.float32([2 / 3, 2 / 3, 2 / 3, 2]))  # n / (2 * count)
+    # One class (a small validation fold): weighted as one of two classes, so the validation
+    # loss keeps the two-class scale that early stopping's 1e-4 margin is measured on.
+    np.testing.assert_array_equal(finetune.balanced_weights(np.ones(3, int)), np.float32([0.5, 0.5, 0.5]))
+    assert finetune.balanced_weights(np.array([], int)).shape == (0,)
+
+
+def _learning_rates(make_scheduler, steps: int) -> list[float]:
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = make_scheduler(opt)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+@pytest.mark.parametrize("warmup,total", [(0, 1), (0, 2), (0, 7), (1, 2), (1, 16), (3, 32), (9, 32)])
+def test_schedule_is_transformers_linear_warmup_a_step_ahead(warmup, total):
+    """Why fine_tune keeps its own schedule: transformers' starts the warmup at 0 (see _linear_schedule)."""
+    from transformers import get_linear_schedule_with_warmup
+
+    ours = _learning_rates(lambda o: torch.optim.lr_scheduler.LambdaLR(o, finetune._linear_schedule(warmup, total)), total)
+    theirs = _learning_rates(lambda o: get_linear_schedule_with_warmup(o, warmup, total), total)
+    # Equal without warmup and after it; during it, ours is theirs one step later (peak held twice).
+    assert ours == theirs[1 : warmup + 1] + theirs[warmup:]
+    assert ours[0] == (1.0 / warmup if warmup else 1.0) and ours[-1] > 0
+
+
+def test_progress_shows_on_a_terminal_or_when_asked(capsys, monkeypatch):
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE"):  # they would make rich call the capture a terminal
+        monkeypatch.delenv(name, raising=False)
+    for enabled in (None, False):  # None: not a terminal here, so quiet, as in DVC logs
+        with finetune._progress(3, "fine-tune", enabled) as advance:
+            advance(0.5)
+        assert capsys.readouterr().err == ""
+    with finetune._progress(3, "fine-tune", True) as advance:
+        for _ in range(3):
+            advance(0.25)
+    err = capsys.readouterr().err
+    assert "fine-tune" in err and "3/3" in err and "0.250" in err
 
 
 # ------------------------------------------------------------- out of fold ------------------
@@ -355,10 +405,11 @@ def test_stage_writes_model_oof_and_holdout(tmp_path, tiny_dir):
     pq.write_table(_rows_to_table(tweets, TWEETS_SCHEMA), tmp_path / "tweets.parquet")
     pq.write_table(_rows_to_table(accounts, ACCOUNTS_SCHEMA), tmp_path / "accounts.parquet")
     pq.write_table(pa.Table.from_pylist(split), tmp_path / "split.parquet")
-    from pipeline.encoder.stage import run_train_encoder
+    from pipeline.stages import train_encoder
 
     out = tmp_path / "models" / "encoder"
-    summary = run_train_encoder(tmp_path / "tweets.parquet", tmp_path / "split.parquet", tiny_dir, out, fast_params())
+    paths = train_encoder.Paths(tweets=tmp_path / "tweets.parquet", split=tmp_path / "split.parquet", base=tiny_dir, out=out)
+    summary = train_encoder.train(fast_params(), paths)
     oof = pd.read_parquet(out / "oof.parquet")
     holdout = pd.read_parquet(out / "holdout.parquet")
     assert len(oof) == 48 and oof["score"].notna().all() and set(oof["model"]) == {0, 1, 2}
@@ -368,7 +419,7 @@ def test_stage_writes_model_oof_and_holdout(tmp_path, tiny_dir):
     assert not list(out.parent.glob(".*tmp*"))
     # Held-out accounts are scored by the int8 file that `statelink score` will use.
     from pipeline.encoder.fast import FAST_FILE, OnnxClassifier
-    from pipeline.encoder.text import account_documents
+    from pipeline.documents import account_documents
 
     from transformers import AutoTokenizer
 

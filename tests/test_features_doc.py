@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from pipeline.config import FeaturesParams
-from pipeline.features.build import feature_columns, run_features
+from pipeline.features.columns import feature_columns
+from tests.stages import run_features
 from tests.conftest import REPO, account, tweet
 
 

@@ -592,7 +592,7 @@ def _many_tweets(path: Path, n: int = 350) -> Path:
 
 
 def test_ingest_killed_mid_way_leaves_old_outputs_and_restarts_cleanly(tmp_path: Path, monkeypatch) -> None:
-    import pipeline.ingest as ingest
+    from pipeline.ingest.sink import Sink
 
     small = _many_tweets(tmp_path / "a" / "a_tweets.csv", 20)
     big = _many_tweets(tmp_path / "b" / "b_tweets.csv", 350)
@@ -600,7 +600,7 @@ def test_ingest_killed_mid_way_leaves_old_outputs_and_restarts_cleanly(tmp_path:
     ingest_dumps([str(small)], out, IngestParams(batch_rows=100))
     before = {n: (out / n).read_bytes() for n in OUTPUTS}
 
-    real, calls = ingest._State.flush_tweets, {"n": 0}
+    real, calls = Sink.flush_tweets, {"n": 0}
 
     def killed(self) -> None:
         calls["n"] += 1
@@ -608,7 +608,7 @@ def test_ingest_killed_mid_way_leaves_old_outputs_and_restarts_cleanly(tmp_path:
             raise KeyboardInterrupt
         real(self)
 
-    monkeypatch.setattr(ingest._State, "flush_tweets", killed)
+    monkeypatch.setattr(Sink, "flush_tweets", killed)
     for target in (out, fresh):
         calls["n"] = 0
         with pytest.raises(KeyboardInterrupt):
@@ -617,7 +617,7 @@ def test_ingest_killed_mid_way_leaves_old_outputs_and_restarts_cleanly(tmp_path:
     assert not any((fresh / n).exists() for n in OUTPUTS)  # nothing half-written
     assert not list(tmp_path.glob("*/.*.tmp"))  # no temporary files left behind
 
-    monkeypatch.setattr(ingest._State, "flush_tweets", real)
+    monkeypatch.setattr(Sink, "flush_tweets", real)
     report = ingest_dumps([str(big)], out, IngestParams(batch_rows=100))
     clean = ingest_dumps([str(big)], fresh, IngestParams(batch_rows=100))
     assert report.tweets == clean.tweets == 350
@@ -626,14 +626,14 @@ def test_ingest_killed_mid_way_leaves_old_outputs_and_restarts_cleanly(tmp_path:
 
 
 def test_cli_reports_an_interrupt_without_partial_output(tmp_path: Path, monkeypatch) -> None:
-    import pipeline.ingest as ingest
+    from pipeline.ingest.sink import Sink
 
     big = _many_tweets(tmp_path / "b" / "b_tweets.csv", 250)
 
     def killed(self) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ingest._State, "flush_tweets", killed)
+    monkeypatch.setattr(Sink, "flush_tweets", killed)
     res = CliRunner().invoke(app, ["ingest", str(big), "--out", str(tmp_path / "out"), "--no-progress",
                                    "--params", str(tmp_path / "none.yaml")])
     assert res.exit_code == 130 and "no partial output" in res.output

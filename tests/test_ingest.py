@@ -280,6 +280,16 @@ def test_ids_lists_and_coordinates(tmp_path: Path) -> None:
     assert acc["100"]["is_hashed"] is False
 
 
+def test_a_later_part_with_a_blank_first_line_and_no_earlier_part_is_one_clear_error(tmp_path: Path) -> None:
+    # Once a bare KeyError: the part had nothing to inherit its header from.
+    d = tmp_path / "dump"
+    write_csv(tmp_path / "tmp.csv", [tweet_row("1")])
+    d.mkdir()
+    (d / "t_tweets_part2.csv").write_text("\n" + (tmp_path / "tmp.csv").read_text().split("\n", 1)[1])
+    with pytest.raises(InputError, match="t_tweets_part2.csv"):
+        ingest_dumps([(str(d), "c", "control")], tmp_path / "out")
+
+
 # ----------------------------------------------------------------------------- containers
 
 
@@ -468,3 +478,13 @@ def test_unlabelled_paths_and_batches(tmp_path: Path) -> None:
     assert t["label"] is None and t["campaign"] is None and t["source_file"] == str(f)
     with open(out / "quarantine.csv", newline="") as fh:
         assert next(csv.reader(fh)) == list(QUARANTINE_COLUMNS)
+
+
+def test_reader_records_are_in_schema_column_order() -> None:
+    # Readers build these positionally and the sink writes a tweet row as it is.
+    from pipeline.ingest.sink import Profile, Tweet
+    from pipeline.schema import PROFILE_COLUMNS
+
+    assert Profile._fields == PROFILE_COLUMNS
+    assert Tweet._fields == tuple(TWEETS_SCHEMA.names[:-3])
+    assert TWEETS_SCHEMA.names[-3:] == ["campaign", "label", "source_file"]

@@ -7,7 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.model_card import fmt_count, fmt_pct, fmt_score, parse_meta_options, render_model_card, write_model_card
+from pipeline.model_card import fmt_count, fmt_pct, fmt_score, parse_meta_options, render_model_card
+from pipeline.stages import model_card as model_card_stage
 
 
 def _m(n, sl, roc, pr, precision=0.9, recall=0.8, p1=0.123456):
@@ -120,7 +121,7 @@ def test_write_and_cli(tmp_path):
     text = out.read_text()
     assert "3 features; 152 trees" in text and str(metrics) in text
     # deterministic: the same inputs give the same bytes (DVC sees no change)
-    write_model_card(metrics, tmp_path / "again.md", params, {"gbm": meta})
+    model_card_stage.run(model_card_stage.Paths(metrics=metrics, out=tmp_path / "again.md", params_file=params, metas={"gbm": meta}))
     assert (tmp_path / "again.md").read_text() == text
     res = CliRunner().invoke(app, ["model-card", "--metrics", str(tmp_path / "nope.json"), "--out", str(out)])
     assert res.exit_code == 2 and "does not exist" in res.output

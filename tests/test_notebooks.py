@@ -1,5 +1,5 @@
 """The notebooks: stored clean, executed on the sample data in the repro workspace, and the
-helpers they call (pipeline/notebook_helpers.py)."""
+helpers they call (pipeline/dev/notebook_helpers.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import notebook_helpers as nh
+from pipeline.dev import notebook_helpers as nh
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -32,7 +32,7 @@ def test_notebooks_are_stored_without_outputs(path):
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [] and cell.get("execution_count") is None, f"{path.name}: clear the outputs"
             # Logic lives in pipeline/: cells call helpers, they do not define them.
-            assert "def " not in "".join(cell["source"]), f"{path.name}: move functions to pipeline/notebook_helpers.py"
+            assert "def " not in "".join(cell["source"]), f"{path.name}: move functions to pipeline/dev/notebook_helpers.py"
     assert book["metadata"]["kernelspec"]["name"] == "python3"
 
 

@@ -22,7 +22,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import SampleParams
-from pipeline.sample import CAMPAIGNS, generate_sample
+from pipeline.dev.sample import CAMPAIGNS, generate_sample
 from pipeline.schema import TWEETS_COLUMNS, USERS_COLUMNS
 
 CAMPAIGN_NAMES = ("hk_2019", "covid_2020", "xinjiang_2021")

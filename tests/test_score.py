@@ -6,10 +6,12 @@ import csv
 import threading
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.contract import OUTPUT_COLUMNS, arrow_schema, mlflow_schema
 from pipeline.errors import ConfigError, InputError, StatelinkError
 from pipeline.score import load_model, output_lock, score_dump
 
@@ -27,6 +29,7 @@ def test_scores_every_account_sorted_with_reasons(model, trained_model, tmp_path
     rep = score_dump([str(trained_model["raw"] / "covid_2020")], model, out, partitions=3, progress=False)
     df = pd.read_parquet(out)
     assert list(df.columns) == ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
+    assert pq.read_schema(out).equals(arrow_schema())  # the score contract, types included
     assert rep.accounts == len(df) == df["userid"].nunique() > 0
     assert df["score"].is_monotonic_decreasing and df["score"].between(0, 1).all()
     assert set(df["label"]) <= {"state_linked", "not_flagged"}
@@ -34,9 +37,16 @@ def test_scores_every_account_sorted_with_reasons(model, trained_model, tmp_path
     assert not list(tmp_path.glob(".*"))  # work folder and lock are gone
 
 
+def test_the_model_signature_declares_the_score_contract(trained_model):
+    from mlflow.models import get_model_info
+
+    outputs = get_model_info(str(trained_model["model"])).signature.outputs
+    assert outputs.input_names() == OUTPUT_COLUMNS
+    assert outputs.to_json() == mlflow_schema().to_json()
+
+
 def test_same_scores_as_the_pyfunc_model(model, trained_model, tmp_path):
     import mlflow.pyfunc
-    import pyarrow.parquet as pq
 
     from pipeline.serving import model_input
 
@@ -60,7 +70,7 @@ def test_resume_after_an_interruption(model, trained_model, tmp_path, monkeypatc
     score_dump(dump, model, clean, partitions=4, progress=False)
 
     out = tmp_path / "out.parquet"
-    import pipeline.serving as serving
+    from pipeline import serving
 
     real, calls = serving.score_features, {"n": 0}
 
@@ -94,9 +104,8 @@ def test_second_run_on_the_same_output_is_refused(tmp_path):
     t.start()
     held.wait(10)
     try:
-        with pytest.raises(StatelinkError, match="another statelink run"):
-            with output_lock(out):
-                pass
+        with pytest.raises(StatelinkError, match="another statelink run"), output_lock(out):
+            pass
     finally:
         release.set()
         t.join()
@@ -112,7 +121,8 @@ def test_csv_output_is_safe_in_a_spreadsheet_and_profile_only_accounts_are_flagg
         w.writerow(["12345", "n2", "h2", "", "", "", "300", "40", "2012-08-01", "en"])
     out = tmp_path / "s.csv"
     rep = score_dump([str(dump)], model, out, progress=False)
-    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    with open(out, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     ids = {r["userid"] for r in rows}
     assert "'=HYPERLINK(1)" in ids and "12345" in ids
     assert rep.no_tweets == 2

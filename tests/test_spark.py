@@ -7,6 +7,8 @@ one takes 8-16 s. The engine picks up the active session instead of starting its
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 
 import duckdb
@@ -18,8 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.contract import arrow_schema, spark_ddl
 from pipeline.errors import ConfigError, InputError
 from pipeline.score import load_model, score_dump
+from tests.conftest import REPO
 
 HAS_PYSPARK = importlib.util.find_spec("pyspark") is not None
 needs_spark = pytest.mark.skipif(not HAS_PYSPARK, reason="pyspark is not installed (pip install statelink[spark])")
@@ -28,8 +32,6 @@ TWO_CAMPAIGNS = ("hk_2019", "covid_2020")
 
 @pytest.fixture(scope="session")
 def spark():
-    import os
-
     from pyspark.sql import SparkSession
 
     # Workers run this interpreter (the venv's), not whatever `python3` is on PATH.
@@ -76,41 +78,58 @@ def _assert_same_scores(local: pd.DataFrame, other: pd.DataFrame) -> float:
     return diff
 
 
+def _local_features(interim, params) -> pa.Table:
+    """The local engine's feature table for scoring `interim` (campaigns dropped, as score.py does)."""
+    from pipeline.features.build import build_features
+    from pipeline.sql import parquet_source
+
+    con = duckdb.connect(config={"threads": 2})
+    con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
+    try:
+        return build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), params)
+    finally:
+        con.close()
+
+
+def _assert_same_features(local: pa.Table, spark_feats: pa.Table) -> None:
+    """Same rows, columns and types. Coordination runs the same DuckDB SQL on whole keys in both
+    engines, so its columns agree to the bit; behaviour aggregates (means, deviations) add floats
+    in partition order, so those agree to 1e-12."""
+    assert spark_feats.column_names == local.column_names
+    assert [(f.name, f.type) for f in spark_feats.schema] == [(f.name, f.type) for f in local.schema]
+    assert spark_feats.column("userid").equals(local.column("userid"))
+    coordination = set(local.column_names[local.column_names.index("coord_partners"):])
+    for name in local.column_names:
+        a, b = local.column(name).to_pandas(), spark_feats.column(name).to_pandas()
+        if pa.types.is_floating(local.schema.field(name).type) and name not in coordination:
+            assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-12, equal_nan=True), name
+        else:
+            assert a.equals(b), name
+
+
 @pytest.mark.slow
 @needs_spark
 @pytest.mark.usefixtures("spark")
 def test_spark_reads_parquet_and_gives_the_local_features_and_scores(model, interim, tmp_path):
-    from pipeline.features.build import build_features, parquet_source
     from pipeline.spark_engine import score_spark
 
     work = tmp_path / "work"
     work.mkdir()
     score_spark(interim, work, model, partitions=4, memory_limit="1GB")
 
-    con = duckdb.connect(config={"threads": 2})
-    con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
-    local = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features)
-    con.close()
-    spark_feats = pq.read_table(work / "features").sort_by("userid")
-    assert spark_feats.column_names == local.column_names
-    assert [(f.name, f.type) for f in spark_feats.schema] == [(f.name, f.type) for f in local.schema]
-    assert spark_feats.column("userid").equals(local.column("userid"))
-    for name in local.column_names:
-        a, b = local.column(name).to_pandas(), spark_feats.column(name).to_pandas()
-        if pa.types.is_floating(local.schema.field(name).type):
-            assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-12, atol=1e-12, equal_nan=True), name
-        else:
-            assert a.equals(b), name
+    local = _local_features(interim, model.features)
+    _assert_same_features(local, pq.read_table(work / "features").sort_by("userid"))
     # Coordination crosses the two dumps and the engines agree on it.
     clusters = local.column("coord_cluster").to_pylist()
     assert any(clusters), "the sample should hold coordinated clusters"
 
-    # Scores: the parts, then the output file written from them exactly as score_dump does.
-    from pipeline.score import ScoreReport, _stage_concat, score_dump
+    # Scores: the parts, in the score contract, then the output file written from them exactly as score_dump does.
+    from pipeline.score import ScoreReport, concat_parts, score_dump
 
+    assert pq.read_table(work / "parts").schema.equals(arrow_schema())
     scored = pd.read_parquet(work / "parts")
     out = tmp_path / "spark.parquet"
-    _stage_concat(work, out, 4, ScoreReport())
+    concat_parts(work, out, ScoreReport())
     local_out = tmp_path / "local.parquet"
     score_dump([str(interim)], model, local_out, partitions=3, progress=False)
     local_scores, spark_scores = pd.read_parquet(local_out), pd.read_parquet(out)
@@ -118,6 +137,70 @@ def test_spark_reads_parquet_and_gives_the_local_features_and_scores(model, inte
     _assert_same_scores(local_scores, scored[list(local_scores.columns)])
     assert list(spark_scores["userid"]) == list(local_scores["userid"])  # same order: score, then userid
     print(f"\nmax abs score difference, local vs spark: {diff:.3g} over {len(local_scores)} accounts")
+
+
+@pytest.mark.slow
+@needs_spark
+def test_other_settings_and_partitions_give_the_local_features(spark, model, interim, tmp_path):
+    """More propagation rounds (three spread stages), looser pairs and another partition count."""
+    from pipeline.spark_engine import build_features_spark
+
+    params = model.features.model_copy(deep=True)
+    params.coordination.near_duplicate_rounds = 2
+    params.coordination.min_shared = 1
+    params.coordination.max_sync_accounts = 8
+    frame, cached = build_features_spark(spark, interim / "accounts.parquet", interim / "tweets.parquet", params,
+                                         partitions=3, memory_limit="1GB")
+    frame.write.parquet(str(tmp_path / "features"))
+    for c in cached:
+        c.unpersist()
+    local = _local_features(interim, params)
+    assert local.column("coord_partners").to_numpy().sum() > _local_features(interim, model.features).column(
+        "coord_partners").to_numpy().sum()  # the looser settings make more ties
+    _assert_same_features(local, pq.read_table(tmp_path / "features").sort_by("userid"))
+
+
+@needs_spark
+def test_the_spark_udf_declares_the_score_contract(spark):
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    assert spark.createDataFrame([], spark_ddl()).schema == from_arrow_schema(arrow_schema())
+
+
+_SHOW_MASTERS = """
+import os
+from pipeline.spark_engine import spark_session
+seen = []
+for option, env in ((None, None), (None, "local[2]"), ("local[3]", "local[2]")):
+    if env:
+        os.environ["SPARK_MASTER"] = env
+    session, created = spark_session(option)
+    seen.append(session.sparkContext.master)
+    session.stop()
+print("masters:", *seen)
+"""
+
+
+def _masters(conf_dir) -> list[str]:
+    """The masters a fresh interpreter gets with `conf_dir` as SPARK_CONF_DIR, for: nothing
+    given, $SPARK_MASTER, --spark-master and $SPARK_MASTER."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_MASTER", "MASTER", "PYSPARK_SUBMIT_ARGS")}
+    res = subprocess.run([sys.executable, "-c", _SHOW_MASTERS], check=False, cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env={**env, "SPARK_CONF_DIR": str(conf_dir)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout.split("masters:")[-1].split()
+
+
+@pytest.mark.slow
+@needs_spark
+def test_master_is_the_option_then_spark_master_then_spark_defaults_then_local(tmp_path):
+    # A fresh interpreter each: spark-defaults.conf is read when the JVM starts.
+    configured, bare = tmp_path / "configured", tmp_path / "bare"
+    configured.mkdir()
+    bare.mkdir()
+    (configured / "spark-defaults.conf").write_text("# the cluster's defaults\nspark.master   local[1]\n", encoding="utf-8")
+    assert _masters(configured) == ["local[1]", "local[2]", "local[3]"]
+    assert _masters(bare) == ["local[*]", "local[2]", "local[3]"]
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.config import FeaturesParams, TextNgramParams
 from pipeline.errors import InputError
-from pipeline.features.build import run_features
+from tests.stages import run_features
 from pipeline.features.lexicons import SIMPLIFIED_CHARS, TRADITIONAL_CHARS
 from pipeline.models import text_ngram
 from tests.conftest import account, tweet

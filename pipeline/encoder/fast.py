@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.encoder.runtime import cpu_threads, pad_batch, probabilities, stratified_cap, tokenize
 from pipeline.errors import InputError, StatelinkError
 from pipeline.io import atomic_path
 
@@ -57,11 +58,6 @@ ALPHA = 0.5
 # The Linear layers smoothed: their inputs (attention LayerNorm output; GELU output) carry the
 # outlier channels. Q/K/V and the attention output have none worth the trouble (measured).
 SMOOTHED = ("intermediate.dense", "output.dense")
-
-
-def _tokenize(tokenizer, docs: Sequence[str], prefix: str, max_length: int) -> list[list[int]]:
-    enc = tokenizer([prefix + d for d in docs], truncation=True, max_length=max_length, padding=False)
-    return [list(ids) for ids in enc["input_ids"]]
 
 
 def _session(path_or_bytes: Path | bytes, threads: int = 1):
@@ -84,29 +80,15 @@ def _session(path_or_bytes: Path | bytes, threads: int = 1):
 
 def _dummy_inputs(pad_id: int, max_length: int):
     """Two documents, one padded: with no padding in the trace, transformers may skip the mask."""
-    import torch
-
-    long, short = max_length, max(2, max_length // 2)
-    ids = torch.full((2, long), pad_id, dtype=torch.long)
-    mask = torch.zeros((2, long), dtype=torch.long)
-    ids[0, :] = 5
-    ids[1, :short] = 6
-    mask[0, :] = 1
-    mask[1, :short] = 1
-    return ids, mask
+    return pad_batch([[5] * max_length, [6] * max(2, max_length // 2)], pad_id)
 
 
 def _check_inputs(pad_id: int, max_length: int, vocab: int) -> tuple[np.ndarray, np.ndarray]:
     """A batch shaped unlike the trace (3 rows, other width), to catch shapes baked into the graph."""
     width = max(3, max_length // 2 + 3)
-    lengths = [width, 3, width - 1]
     rng = np.random.default_rng(0)
-    ids = np.full((3, width), pad_id, dtype=np.int64)
-    mask = np.zeros((3, width), dtype=np.int64)
-    for i, n in enumerate(lengths):
-        ids[i, :n] = rng.integers(5, min(1000, vocab), n)
-        mask[i, :n] = 1
-    return ids, mask
+    ids, mask = pad_batch([rng.integers(5, min(1000, vocab), n) for n in (width, 3, width - 1)], pad_id)
+    return ids.numpy(), mask.numpy()
 
 
 def _linear_input_absmax(model, ids: Sequence[Sequence[int]]) -> dict[str, object]:
@@ -192,8 +174,6 @@ def export_onnx(model, out_path: Path, calibration_docs: Sequence[str], alpha: f
     """
     import torch
 
-    from pipeline.encoder.finetune import _cpu_threads
-
     tok = model.tokenizer
     settings = dict(getattr(model, "settings", {}))
     prefix, max_length = settings.get("text_prefix", ""), int(settings.get("max_length", 128))
@@ -209,8 +189,8 @@ def export_onnx(model, out_path: Path, calibration_docs: Sequence[str], alpha: f
         "smoothing": {"alpha": alpha, "calibration_docs": len(calibration_docs)},
     }
     # One thread: the statistics' float sums then round the same way on every machine and run.
-    with _cpu_threads(1):
-        ids = _tokenize(tok, calibration_docs, prefix, max_length)
+    with cpu_threads(1):
+        ids = tokenize(tok, calibration_docs, prefix, max_length)
         smooth_linears(work, ids, alpha)
         dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
                    OUTPUT_NAME: {0: "batch"}}
@@ -290,16 +270,10 @@ def build_int8(model, calibration_docs: Sequence[str], out_path: Path) -> Path:
 
 def calibration_sample(docs: Sequence[str], labels: np.ndarray, n: int, seed: int) -> list[str]:
     """n training documents, both classes in proportion, chosen by seed (the smoothing statistics)."""
-    from pipeline.encoder.finetune import stratified_cap
-
     return [docs[i] for i in stratified_cap(np.asarray(labels), n, seed)]
 
 
 # ------------------------------------------------------------------ scoring ------------------
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 class OnnxClassifier:
@@ -342,11 +316,8 @@ class OnnxClassifier:
         """P(state-linked) per document: prefix + document, cut at max_length tokens (as predict_model)."""
         if len(docs) == 0:
             return np.zeros(0, dtype=np.float64)
-        ids = _tokenize(tokenizer, docs, self.meta["text_prefix"], self.meta["max_length"])
-        logits = self.logits(ids)
-        if not np.isfinite(logits).all():
-            raise StatelinkError(f"{self.path} produced non-finite scores.")
-        return _sigmoid(logits)
+        ids = tokenize(tokenizer, docs, self.meta["text_prefix"], self.meta["max_length"])
+        return probabilities(self.logits(ids), str(self.path))
 
 
 def load_int8(folder: Path, workers: int = 2):

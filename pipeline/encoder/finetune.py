@@ -1,7 +1,7 @@
 """Fine-tune a multilingual encoder to score accounts from their text.
 
 Model: the base encoder (no pooler) -> mean pooling over real tokens -> dropout -> one linear
-logit; P(state-linked) = sigmoid(logit). Each account is one document (pipeline.encoder.text)
+logit; P(state-linked) = sigmoid(logit). Each account is one document (pipeline.documents)
 prefixed with the base model's text prefix ("query: " for e5), cut at `max_length` tokens.
 
 Training (`fine_tune`): class-weighted BCE (balanced, as the LightGBM model), AdamW (no decay on
@@ -27,6 +27,9 @@ training documents; the out-of-fold models get their own, from their own trainin
 so stacking learns from scores made the way scoring makes them); on CUDA, bfloat16 autocast.
 fp32 documents are scored longest first in length-sorted batches, so padding is minimal.
 Measured figures are in bench/encoder.py's docstring.
+
+Layers: this module uses pipeline.encoder.fast (the int8 path) and pipeline.encoder.runtime
+(tokenising, padding, threads, sampling, sigmoid); neither of those imports anything from here.
 """
 
 from __future__ import annotations
@@ -36,18 +39,22 @@ import functools
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
-from pipeline.io import staged_dir
+from pipeline.config import EncoderParams
 from pipeline.encoder.convert import mean_pool
-from pipeline.encoder.params import EncoderParams
+from pipeline.encoder.fast import FAST_FILE, OnnxClassifier, build_int8, calibration_sample, load_int8
 from pipeline.encoder.provision import load_base, text_prefix
+from pipeline.encoder.runtime import cpu_threads, pad_batch, probabilities, stratified_cap, tokenize
 from pipeline.errors import InputError, StatelinkError
+from pipeline.io import staged_dir
+from pipeline.metrics import roc_auc_or_none
 
 CLASSIFIER_JSON = "classifier.json"
 HEAD_FILE = "head.safetensors"
@@ -111,82 +118,51 @@ def _setup(params: EncoderParams) -> tuple[EncoderParams, str]:
     return params, device
 
 
-def _tokenize(tokenizer, docs: Sequence[str], prefix: str, max_length: int) -> list[list[int]]:
-    enc = tokenizer([prefix + d for d in docs], truncation=True, max_length=max_length, padding=False)
-    return [list(ids) for ids in enc["input_ids"]]
-
-
-def _batch(ids: list[list[int]], pad_id: int, device: str):
-    torch = _torch()
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
-        input_ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-        mask[i, : len(x)] = 1
-    return input_ids.to(device), mask.to(device)
-
-
 def balanced_weights(y: np.ndarray) -> np.ndarray:
-    """Per-example weights that give both classes equal total weight (as the LightGBM model)."""
+    """Per-example weights that give both classes equal total weight (as the LightGBM model).
+
+    sklearn's "balanced" weights, n / (n_classes * count). A set of one class (a small
+    validation fold can be) is weighted as one of two classes, 1/2 each, so its loss stays on
+    the same scale as a two-class set's; for two classes the * n_classes / 2 is exact.
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
     y = np.asarray(y).astype(int)
-    pos = max(int(y.sum()), 1)
-    neg = max(len(y) - int(y.sum()), 1)
-    return np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * neg)).astype(np.float32)
+    if len(y) == 0:
+        return np.zeros(0, dtype=np.float32)
+    classes, index = np.unique(y, return_inverse=True)
+    per_class = compute_class_weight("balanced", classes=classes, y=y)
+    return (per_class[index] * len(classes) / 2).astype(np.float32)
 
 
-def stratified_cap(y: np.ndarray, cap: int | None, seed: int) -> np.ndarray:
-    """Sorted indices of at most `cap` examples, each class kept in proportion (at least one each)."""
-    y = np.asarray(y).astype(int)
-    n = len(y)
-    if cap is None or n <= cap:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    keep = []
-    classes = np.unique(y)
-    for c in classes:
-        idx = np.flatnonzero(y == c)
-        k = max(1, int(round(cap * len(idx) / n)))
-        keep.append(rng.permutation(idx)[:k])
-    out = np.sort(np.concatenate(keep))
-    return out[:cap] if len(out) > cap else out
+@contextlib.contextmanager
+def _progress(total: int, desc: str, enabled: bool | None) -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr for the block; yields `advance(loss)`, called once an optimizer step.
 
+    enabled=None: shown on a terminal only, so DVC logs, notebooks and tests stay quiet. On a
+    terminal the bar is erased when done; forced on elsewhere, its last state is printed once
+    (a file cannot take the terminal's redraws).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-def _roc_auc(y: np.ndarray, s: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None
-
-
-def _progress(total: int, desc: str, enabled: bool | None):
-    from tqdm.auto import tqdm
-
-    # enabled=None: shown on a terminal, silent in DVC logs and tests.
-    return tqdm(total=total, desc=desc, disable=(None if enabled is None else not enabled), leave=False, mininterval=1.0)
+    console = Console(stderr=True)
+    shown = console.is_terminal if enabled is None else enabled
+    with Progress(TextColumn(desc), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("loss {task.fields[loss]}"), console=console, disable=not shown,
+                  transient=console.is_terminal, refresh_per_second=1) as bar:
+        task = bar.add_task(desc, total=total, loss="")
+        yield lambda loss: bar.update(task, advance=1, loss=f"{loss:.3f}")
 
 
 def _autocast(device: str, enabled: bool):
     torch = _torch()
     if device == "cuda" and enabled:
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    import contextlib
-
     return contextlib.nullcontext()
 
 
 # ------------------------------------------------------------------ scoring ------------------
-
-
-@contextlib.contextmanager
-def _cpu_threads(n: int):
-    """torch's intra-op threads set to n inside the block, restored after."""
-    torch = _torch()
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _logits(model, ids: list[list[int]], pad_id: int, batch_size: int, device: str, bf16: bool) -> np.ndarray:
@@ -201,18 +177,14 @@ def _logits(model, ids: list[list[int]], pad_id: int, batch_size: int, device: s
     out = np.empty(len(ids), dtype=np.float64)
     was_training = model.training
     model.eval()
-    threads = _cpu_threads(1) if (batch_size == 1 and device == "cpu") else contextlib.nullcontext()
+    threads = cpu_threads(1) if (batch_size == 1 and device == "cpu") else contextlib.nullcontext()
     with torch.inference_mode(), _autocast(device, bf16), threads:
         for a in range(0, len(order), batch_size):
             chunk = order[a : a + batch_size]
-            input_ids, mask = _batch([ids[i] for i in chunk], pad_id, device)
+            input_ids, mask = pad_batch([ids[i] for i in chunk], pad_id, device)
             out[chunk] = model(input_ids, mask).float().cpu().numpy()
     model.train(was_training)
     return out
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def predict_model(
@@ -237,18 +209,14 @@ def predict_model(
             raise InputError("the CPU fast path needs calibration_docs (training documents) to build its int8 file.")
         import tempfile
 
-        from pipeline.encoder.fast import OnnxClassifier, build_int8
-
         with tempfile.TemporaryDirectory(prefix="statelink-int8-") as work:
             path = build_int8(model, calibration_docs, Path(work) / "int8.onnx")
             return OnnxClassifier(path, workers).predict(docs, tokenizer)
     max_length = max_length or settings.get("max_length", 128)
-    ids = _tokenize(tokenizer, docs, settings.get("text_prefix", ""), max_length)
+    ids = tokenize(tokenizer, docs, settings.get("text_prefix", ""), max_length)
     model.to(device)
     logits = _logits(model, ids, tokenizer.pad_token_id, batch_size, device, fast and device == "cuda")
-    if not np.isfinite(logits).all():
-        raise StatelinkError("the encoder produced non-finite scores.")
-    return _sigmoid(logits)
+    return probabilities(logits, "the encoder")
 
 
 # ------------------------------------------------------------------ training -----------------
@@ -273,6 +241,13 @@ def _param_groups(model, params: EncoderParams) -> list[dict]:
 
 
 def _linear_schedule(warmup: int, total: int):
+    """LambdaLR factor for step 0..total-1: linear warmup to 1 over `warmup` steps, then linear decay.
+
+    Not transformers' get_linear_schedule_with_warmup, which gives warmup step s s/warmup where
+    this gives (s+1)/warmup: its first step has learning rate 0 (with warmup 1, as a run of 10
+    to 19 steps has at warmup_ratio 0.1, a tenth of the training wasted), and switching would
+    change every trained model. The two agree exactly without warmup and after it (tests pin both).
+    """
     def f(step: int) -> float:
         if warmup and step < warmup:
             return (step + 1) / warmup
@@ -339,8 +314,8 @@ def fine_tune(
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     model.to(device).train()
 
-    ids = _tokenize(tokenizer, docs, prefix, params.max_length)
-    vids = _tokenize(tokenizer, valid_docs, prefix, params.max_length) if has_valid else []
+    ids = tokenize(tokenizer, docs, prefix, params.max_length)
+    vids = tokenize(tokenizer, valid_docs, prefix, params.max_length) if has_valid else []
     pad = tokenizer.pad_token_id
     weights = torch.tensor(balanced_weights(labels), device=device)
     y = torch.tensor(labels, dtype=torch.float32, device=device)
@@ -357,59 +332,57 @@ def fine_tune(
 
     def valid_loss() -> tuple[float, float | None]:
         logits = _logits(model, vids, pad, params.eval_batch_size, device, device == "cuda")
-        p = np.clip(_sigmoid(logits), 1e-7, 1 - 1e-7)
+        p = np.clip(expit(logits), 1e-7, 1 - 1e-7)
         losses = -(valid_labels * np.log(p) + (1 - valid_labels) * np.log(1 - p))
-        return float((vweights * losses).mean()), _roc_auc(valid_labels, logits)
+        return float((vweights * losses).mean()), roc_auc_or_none(valid_labels, logits)
 
     history: list[dict[str, Any]] = []
     best = {"loss": math.inf, "step": 0, "state": None, "auc": None}
     bad = 0
     step = 0
     train_losses: list[float] = []
-    bar = _progress(total, desc, progress)
     stop = False
     t_loop = time.perf_counter()
     eval_seconds = 0.0
     seen = 0
-    while step < total and not stop:
-        order = gen.permutation(n)
-        for a in range(0, n, params.batch_size):
-            if step >= total:
-                break
-            chunk = order[a : a + params.batch_size]
-            input_ids, mask = _batch([ids[i] for i in chunk], pad, device)
-            with _autocast(device, True):
-                logits = model(input_ids, mask)
-            loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y[chunk], reduction="none")
-            loss = (loss_each * weights[chunk]).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            seen += len(chunk)
-            train_losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_losses[-1]:.3f}")
-            if has_valid and (step % eval_every == 0 or step == total):
-                t_eval = time.perf_counter()
-                vloss, vauc = valid_loss()
-                eval_seconds += time.perf_counter() - t_eval
-                history.append({"step": step, "train_loss": float(np.mean(train_losses[-eval_every:])),
-                                "valid_loss": vloss, "valid_auc": vauc})
-                if vloss < best["loss"] - 1e-4:
-                    best = {"loss": vloss, "step": step, "auc": vauc, "state": {
-                        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                        if not (params.freeze_embeddings and k == "encoder.embeddings.word_embeddings.weight")
-                    }}
-                    bad = 0
-                else:
-                    bad += 1
-                    if bad >= params.patience:
-                        stop = True
-                        break
-    bar.close()
+    with _progress(total, desc, progress) as advance:
+        while step < total and not stop:
+            order = gen.permutation(n)
+            for a in range(0, n, params.batch_size):
+                if step >= total:
+                    break
+                chunk = order[a : a + params.batch_size]
+                input_ids, mask = pad_batch([ids[i] for i in chunk], pad, device)
+                with _autocast(device, True):
+                    logits = model(input_ids, mask)
+                loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y[chunk], reduction="none")
+                loss = (loss_each * weights[chunk]).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                seen += len(chunk)
+                train_losses.append(float(loss.detach()))
+                advance(train_losses[-1])
+                if has_valid and (step % eval_every == 0 or step == total):
+                    t_eval = time.perf_counter()
+                    vloss, vauc = valid_loss()
+                    eval_seconds += time.perf_counter() - t_eval
+                    history.append({"step": step, "train_loss": float(np.mean(train_losses[-eval_every:])),
+                                    "valid_loss": vloss, "valid_auc": vauc})
+                    if vloss < best["loss"] - 1e-4:
+                        best = {"loss": vloss, "step": step, "auc": vauc, "state": {
+                            k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                            if not (params.freeze_embeddings and k == "encoder.embeddings.word_embeddings.weight")
+                        }}
+                        bad = 0
+                    else:
+                        bad += 1
+                        if bad >= params.patience:
+                            stop = True
+                            break
     train_seconds = time.perf_counter() - t_loop - eval_seconds
     if best["state"] is not None and best["step"] != step:
         model.load_state_dict(best["state"], strict=False)
@@ -518,7 +491,7 @@ def train_encoder_oof(
             "validated_on": frame["userid"].to_numpy()[va].tolist(),
             "scored": frame["userid"].to_numpy()[te].tolist(),
             "score_seconds": round(time.perf_counter() - t0, 2),
-            "oof_auc": _roc_auc(labels[te], oof[te]),
+            "oof_auc": roc_auc_or_none(labels[te], oof[te]),
             **model.settings["train"],
         })
         del model
@@ -532,8 +505,6 @@ def train_encoder_oof(
     save_classifier(final, final.tokenizer, out_dir)
     if p_dev.fast_inference:
         # The file CPU scoring uses (evaluate and `statelink score` alike), built once here.
-        from pipeline.encoder.fast import FAST_FILE, build_int8
-
         build_int8(final, _calibration(texts, labels, tr_all, p_dev), Path(out_dir) / FAST_FILE)
     if record is not None:
         record["folds"] = runs
@@ -547,8 +518,6 @@ def train_encoder_oof(
 
 def _calibration(texts: Sequence[str], labels: np.ndarray, rows: np.ndarray, params: EncoderParams) -> list[str]:
     """The fast path's smoothing statistics come from these training documents (see fast.py)."""
-    from pipeline.encoder.fast import calibration_sample
-
     return calibration_sample([texts[i] for i in rows], labels[rows], params.fast_calibration_docs, params.seed)
 
 
@@ -614,8 +583,6 @@ def predict(model_dir: Path, docs: Sequence[str], batch_size: int = 64, fast: bo
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model_dir = Path(model_dir)
     if fast and device == "cpu":
-        from pipeline.encoder.fast import load_int8
-
         return load_int8(model_dir, threads or 1)(docs)
     if threads:
         torch.set_num_threads(threads)

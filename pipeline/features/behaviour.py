@@ -12,9 +12,10 @@ All queries are vectorised SQL: no per-account Python loops, memory bounded by D
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import duckdb
+
+from pipeline.config import FeaturesParams
+from pipeline.sql import string_list
 
 # Domains grouped the way the research groups them. Lists are short on purpose: they are
 # the outlets the China-network reports name, plus common shorteners and platforms.
@@ -40,18 +41,6 @@ WEB_CLIENTS = ("Twitter Web App", "Twitter Web Client", "TweetDeck", "Twitter Li
 MOBILE_CLIENTS = ("Twitter for iPhone", "Twitter for Android", "Twitter for iPad", "Twitter for Mac")
 
 
-@dataclass(frozen=True)
-class BehaviourSettings:
-    local_utc_offset_hours: int = 8
-    office_start_hour: int = 9
-    office_end_hour: int = 18
-    batch_window_days: int = 1
-
-
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
-
-
 def _entropy_sql(table: str, key: str) -> str:
     """Shannon entropy (bits) of `key` per userid in `table`."""
     return f"""
@@ -63,11 +52,11 @@ def _entropy_sql(table: str, key: str) -> str:
     """
 
 
-def tweet_features_sql(s: BehaviourSettings) -> str:
+def tweet_features_sql(s: FeaturesParams) -> str:
     """SQL over a view `tw` (tweets joined with account creation date) → one row per userid."""
     off = int(s.local_utc_offset_hours)
     lo, hi = int(s.office_start_hour), int(s.office_end_hour)
-    web, mobile = _sql_list(WEB_CLIENTS), _sql_list(MOBILE_CLIENTS)
+    web, mobile = string_list(WEB_CLIENTS), string_list(MOBILE_CLIENTS)
     return f"""
     WITH t AS (
         SELECT userid, tweet_time, is_retweet, tweet_client_name, tweet_language,
@@ -151,8 +140,8 @@ def entity_features_sql() -> str:
         "share_urls_social": SOCIAL_DOMAINS,
     }
     cases = ",\n".join(
-        f"AVG(CASE WHEN list_contains({_sql_list(v)}, domain) "
-        f"OR list_has_any({_sql_list(v)}, [regexp_extract(domain, '([^.]+\\.[^.]+)$', 1)]) THEN 1 ELSE 0 END) AS {k}"
+        f"AVG(CASE WHEN list_contains({string_list(v)}, domain) "
+        f"OR list_has_any({string_list(v)}, [regexp_extract(domain, '([^.]+\\.[^.]+)$', 1)]) THEN 1 ELSE 0 END) AS {k}"
         for k, v in groups.items()
     )
     return f"""
@@ -177,7 +166,7 @@ def creation_per_day_sql(source: str = "a") -> str:
         FROM {source} WHERE account_creation_date IS NOT NULL GROUP BY ALL"""
 
 
-def creation_batch_day_sql(s: BehaviourSettings, per_day: str = "per_day") -> str:
+def creation_batch_day_sql(s: FeaturesParams, per_day: str = "per_day") -> str:
     """(population, d, creation_batch_size) from per-day counts `per_day(population, d, n)`.
 
     Accounts created within the window of each other in the same population: the networks
@@ -193,7 +182,7 @@ def creation_batch_day_sql(s: BehaviourSettings, per_day: str = "per_day") -> st
         FROM {per_day}"""
 
 
-def profile_features_sql(s: BehaviourSettings, batch_day: str | None = None) -> str:
+def profile_features_sql(s: FeaturesParams, batch_day: str | None = None) -> str:
     """Profile, handle shape and creation-batch features over a view `acc`.
 
     Handle and name features are NULL for hashed rows: the archive replaces names with the
@@ -252,7 +241,7 @@ def profile_features_sql(s: BehaviourSettings, batch_day: str | None = None) -> 
 
 
 def compute_behaviour(
-    con: duckdb.DuckDBPyConnection, s: BehaviourSettings, batch_day: str | None = None
+    con: duckdb.DuckDBPyConnection, s: FeaturesParams, batch_day: str | None = None
 ) -> duckdb.DuckDBPyRelation:
     """Join tweet, entity and profile features into one row per account of view `acc`.
 

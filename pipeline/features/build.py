@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import FeaturesParams
-from pipeline.features.behaviour import BehaviourSettings, compute_behaviour
+from pipeline.features.behaviour import compute_behaviour
 from pipeline.features.coordination import compute_coordination
-from pipeline.features.tables import connect, materialise_tweets
+from pipeline.features.columns import META_COLUMNS
+from pipeline.features.tables import POPULATION_SQL, materialise_tweets
 from pipeline.features.text import TEXT_FEATURES, compute_text
-from pipeline.io import atomic_path
-from pipeline.schema import ACCOUNTS_SCHEMA, TWEETS_SCHEMA, check_schema
-
-# Columns carried beside the features; never fed to a model.
-# `doc` is the account's text sample, which the model's fitted n-gram score reads.
-META_COLUMNS = ("userid", "campaign", "label", "account_language", "main_language", "n_tweets_seen", "coord_cluster", "doc")
-
-
-def feature_columns(table: pa.Table | list[str]) -> list[str]:
-    names = table.column_names if isinstance(table, pa.Table) else list(table)
-    return [c for c in names if c not in META_COLUMNS]
-
 
 def build_features(
     con: duckdb.DuckDBPyConnection, accounts: str, tweets: str, params: FeaturesParams
@@ -39,17 +24,11 @@ def build_features(
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW acc AS
-            SELECT *, COALESCE(campaign, '__all__') AS population FROM {accounts}"""
+            SELECT *, {POPULATION_SQL} AS population FROM {accounts}"""
     )
     con.execute(f"CREATE OR REPLACE TEMP VIEW tweets AS SELECT * FROM {tweets}")
-    settings = BehaviourSettings(
-        local_utc_offset_hours=params.local_utc_offset_hours,
-        office_start_hour=params.office_start_hour,
-        office_end_hour=params.office_end_hour,
-        batch_window_days=params.batch_window_days,
-    )
     materialise_tweets(con)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, settings).sql_query()}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, params).sql_query()}")
     compute_text(con, params.text)
     coord = compute_coordination(con, params.coordination)
     con.register("coord_arrow", coord)
@@ -94,19 +73,3 @@ def to_float(table: pa.Table) -> pa.Table:
             # makes two runs on the same data byte-identical (differences are ~1e-16).
             cols.append(pc.round(col.cast(pa.float64()), 9))
     return pa.table(cols, names=table.column_names)
-
-
-def parquet_source(path: str | Path) -> str:
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
-
-
-def run_features(in_dir: Path, out_path: Path, params: FeaturesParams, memory_limit: str = "4GB") -> pa.Table:
-    accounts, tweets = in_dir / "accounts.parquet", in_dir / "tweets.parquet"
-    check_schema(accounts, ACCOUNTS_SCHEMA)
-    check_schema(tweets, TWEETS_SCHEMA)
-    spill = Path(tempfile.mkdtemp(prefix=".features-", dir=out_path.parent if out_path.parent.exists() else None))
-    with connect(memory_limit, spill_dir=spill) as con:
-        table = build_features(con, parquet_source(accounts), parquet_source(tweets), params)
-    with atomic_path(out_path) as tmp:
-        pq.write_table(table, tmp)
-    return table

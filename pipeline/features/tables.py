@@ -13,6 +13,10 @@ from pathlib import Path
 
 import duckdb
 
+# The population cross-account features are computed within: the campaign when training,
+# everything scored together when scoring (campaign NULL). SQL text, so Spark reads it too.
+POPULATION_SQL = "COALESCE(campaign, '__all__')"
+
 TW_COLUMNS = (
     "tweetid", "userid", "tweet_time", "is_retweet", "tweet_client_name", "tweet_language",
     "in_reply_to_tweetid", "in_reply_to_userid", "quoted_tweet_tweetid", "retweet_tweetid",

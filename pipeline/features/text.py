@@ -1,6 +1,6 @@
 """Text features: what an account writes, in any script, with no tokenizer and nothing fitted.
 
-Computed on each account's deterministic sample of cleaned tweets (`encoder.text`: originals
+Computed on each account's deterministic sample of cleaned tweets (`documents`: originals
 first, release artefacts such as handles and t.co links removed), so the cost is bounded
 per account, not by the size of the dump:
 
@@ -24,7 +24,8 @@ import re
 import duckdb
 
 from pipeline.config import TextParams
-from pipeline.encoder.text import TWEET_SEPARATOR, URL_TOKEN, sampled_tweets_sql
+from pipeline.sql import literal
+from pipeline.documents import TWEET_SEPARATOR, URL_TOKEN, sampled_tweets_sql
 from pipeline.features.lexicons import CAMOUFLAGE_MARKERS, LEXICONS, SIMPLIFIED_CHARS, TRADITIONAL_CHARS
 
 TEXT_FEATURES = (
@@ -45,14 +46,9 @@ _QUOTED = r"^[\"“「『].+[\"”」』]$|——|--\s*\w"
 _RE_META = re.compile(r"([.^$*+?()\[\]{}|\\-])")
 
 
-def _lit(pattern: str) -> str:
-    """A SQL string literal."""
-    return "'" + pattern.replace("'", "''") + "'"
-
-
 def _alternation(terms) -> str:
     """A quoted RE2 alternation of literal terms, lower-cased."""
-    return _lit("(" + "|".join(_RE_META.sub(r"\\\1", t.lower()) for t in terms) + ")")
+    return literal("(" + "|".join(_RE_META.sub(r"\\\1", t.lower()) for t in terms) + ")")
 
 
 def _count_sql(col: str, char_class: str) -> str:
@@ -84,10 +80,10 @@ def text_features_sql(source: str, p: TextParams) -> str:
            SUM(n_han) / NULLIF(SUM(n_letters), 0)::DOUBLE AS han_char_share,
            SUM(n_latin) / NULLIF(SUM(n_letters), 0)::DOUBLE AS latin_char_share,
            SUM(n_trad) / NULLIF(SUM(n_trad) + SUM(n_simp), 0)::DOUBLE AS trad_char_share,
-           AVG(CASE WHEN regexp_matches(bare, {_lit(_VERSE)})
-                      OR regexp_matches(bare, {_lit(_QUOTED)})
+           AVG(CASE WHEN regexp_matches(bare, {literal(_VERSE)})
+                      OR regexp_matches(bare, {literal(_QUOTED)})
                       OR regexp_matches(low, {_alternation(CAMOUFLAGE_MARKERS)})
-                      OR (regexp_matches(bare, {_lit(_APHORISM)}) AND NOT regexp_matches(bare, {_lit(_PERSONAL)})
+                      OR (regexp_matches(bare, {literal(_APHORISM)}) AND NOT regexp_matches(bare, {literal(_PERSONAL)})
                           AND len(string_split(bare, ' ')) BETWEEN 3 AND 14)
                     THEN 1.0 ELSE 0.0 END) AS camouflage_share,
            left(string_agg(txt, '{TWEET_SEPARATOR}' ORDER BY r), {int(p.max_chars)}) AS doc

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from pipeline.metrics import _logit, threshold_for_precision
+from pipeline.metrics import clipped_logit, threshold_for_precision
 
 MEMBERS = ("gbm", "encoder")
 
 
 def member_matrix(gbm: np.ndarray, encoder: np.ndarray) -> np.ndarray:
-    return np.column_stack([_logit(gbm), _logit(encoder)])
+    return np.column_stack([clipped_logit(gbm), clipped_logit(encoder)])
 
 
 def fit_stacker(y: np.ndarray, gbm: np.ndarray, encoder: np.ndarray, target_precision: float, c: float = 1.0,
@@ -46,7 +47,7 @@ def apply_stacker(meta: dict, gbm: np.ndarray, encoder: np.ndarray) -> np.ndarra
     gbm = np.asarray(gbm, dtype=float)
     encoder = np.asarray(encoder, dtype=float)
     z = meta["intercept"] + member_matrix(gbm, np.nan_to_num(encoder, nan=0.5)) @ np.asarray(meta["coef"])
-    stacked = 1.0 / (1.0 + np.exp(-z))
+    stacked = expit(z)
     return np.where(np.isnan(encoder), gbm, stacked)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sklearn.utils.class_weight import compute_sample_weight
 
 from pipeline.config import EvaluateParams, TextNgramParams, TrainGbmParams
 from pipeline.io import atomic_path, write_json
@@ -48,12 +49,6 @@ def lgb_params(p: TrainGbmParams) -> dict:
     }
 
 
-def _balanced_weights(y: np.ndarray) -> np.ndarray:
-    pos = max(y.sum(), 1)
-    neg = max(len(y) - y.sum(), 1)
-    return np.where(y == 1, len(y) / (2 * pos), len(y) / (2 * neg))
-
-
 def train_gbm(
     frame: pd.DataFrame, features: list[str], p: TrainGbmParams, ev: EvaluateParams
 ) -> GbmResult:
@@ -65,8 +60,8 @@ def train_gbm(
     best: list[int] = []
     for k in sorted(frame["fold"].unique()):
         tr, va = frame["fold"].to_numpy() != k, frame["fold"].to_numpy() == k
-        dtr = lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features, free_raw_data=False)
-        dva = lgb.Dataset(X[va], y[va], weight=_balanced_weights(y[va]), reference=dtr)
+        dtr = lgb.Dataset(X[tr], y[tr], weight=compute_sample_weight("balanced", y[tr]), feature_name=features, free_raw_data=False)
+        dva = lgb.Dataset(X[va], y[va], weight=compute_sample_weight("balanced", y[va]), reference=dtr)
         booster = lgb.train(
             params, dtr, num_boost_round=p.n_estimators, valid_sets=[dva],
             callbacks=[lgb.early_stopping(p.early_stopping_rounds, verbose=False)],
@@ -75,7 +70,7 @@ def train_gbm(
         oof[va] = booster.predict(X[va], num_iteration=booster.best_iteration)
     n_rounds = max(1, int(round(float(np.mean(best)))))
     final = lgb.train(
-        params, lgb.Dataset(X, y, weight=_balanced_weights(y), feature_name=features), num_boost_round=n_rounds
+        params, lgb.Dataset(X, y, weight=compute_sample_weight("balanced", y), feature_name=features), num_boost_round=n_rounds
     )
     platt = fit_platt(y, oof)
     calibrated = apply_platt(oof, *platt)
@@ -125,7 +120,7 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
             col[te] = model.score_counts(counts[te], np.array([bool(d) for d in docs[te]]))
             f = base.assign(**{text_ngram.FEATURE: col})
         X = f[features].to_numpy(dtype=np.float64)
-        booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=_balanced_weights(y[tr]), feature_name=features),
+        booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=compute_sample_weight("balanced", y[tr]), feature_name=features),
                             num_boost_round=n_rounds)
         part = frame.loc[te, ["userid", "campaign", "label"]].copy()
         part["score"] = apply_platt(booster.predict(X[te]), *calibration)

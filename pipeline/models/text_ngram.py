@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 
 from pipeline.config import TextNgramParams
 from pipeline.io import atomic_path
@@ -140,7 +141,7 @@ def _fit_counts(c: sp.csr_matrix, has: np.ndarray, y: np.ndarray, p: TextNgramPa
 
 def _score_counts(model: NgramModel, c: sp.csr_matrix, has: np.ndarray) -> np.ndarray:
     z = _weighted(c, model.idf) @ model.coef + model.intercept
-    out = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    out = expit(np.asarray(z, dtype=np.float64))
     out[~has] = np.nan
     return out
 

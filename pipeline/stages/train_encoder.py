@@ -1,7 +1,6 @@
-"""The `train_encoder` stage body: documents -> out-of-fold encoder scores, a final model, held-out scores.
+"""The `train_encoder` stage: documents -> out-of-fold encoder scores, a final model, held-out scores.
 
-`run_train_encoder(tweets_path, split_path, base_dir, out_dir, params)` writes out_dir/ as one
-folder, built beside it and renamed into place:
+`run(params, paths)` writes `paths.out` as one folder, built beside it and renamed into place:
 
     config.json, model.safetensors, tokenizer files,      the final classifier (finetune.save_classifier)
     head.safetensors, classifier.json
@@ -14,6 +13,7 @@ folder, built beside it and renamed into place:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.encoder.finetune import _roc_auc, oof_fold_of, predict, train_encoder_oof
-from pipeline.encoder.params import EncoderParams
-from pipeline.encoder.text import account_documents
+from pipeline.config import EncoderParams
+from pipeline.documents import account_documents
+from pipeline.encoder.finetune import oof_fold_of, predict, train_encoder_oof
 from pipeline.errors import InputError
 from pipeline.io import staged_dir, write_json
+from pipeline.metrics import roc_auc_or_none
 from pipeline.schema import TWEETS_SCHEMA, check_schema
 
 
@@ -34,13 +35,25 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
 
 
-def run_train_encoder(
-    tweets_path: Path, split_path: Path, base_dir: Path, out_dir: Path, params: EncoderParams,
-    *, progress: bool | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Paths:
+    tweets: Path  # data/interim/tweets.parquet
+    split: Path  # data/split.parquet
+    base: Path  # models/encoder/base, from provision_encoder
+    out: Path  # models/encoder/classifier
+
+
+def run(params: EncoderParams, paths: Paths, *, progress: bool | None = None) -> str:
+    summary = train(params, paths, progress=progress)
+    auc = summary["holdout_auc"]
+    return (f"fine-tuned encoder on {summary['device']}: OOF ROC-AUC {summary['oof_auc']:.3f}, "
+            f"held-out ROC-AUC {auc if auc is None else round(auc, 3)}, {summary['seconds']['total']:.0f} s")
+
+
+def train(params: EncoderParams, paths: Paths, *, progress: bool | None = None) -> dict[str, Any]:
     """Train and score as described in the module docstring; returns the summary also in meta.json."""
     t0 = time.perf_counter()
-    tweets_path, split_path, base_dir, out_dir = map(Path, (tweets_path, split_path, base_dir, out_dir))
+    tweets_path, split_path, base_dir, out_dir = paths.tweets, paths.split, paths.base, paths.out
     check_schema(tweets_path, pa.schema([TWEETS_SCHEMA.field(n) for n in ("tweetid", "userid", "tweet_text", "is_retweet")]))
     split = pq.read_table(split_path, columns=["userid", "campaign", "label", "role", "fold"]).to_pandas()
     if not (base_dir / "config.json").is_file():
@@ -77,8 +90,8 @@ def run_train_encoder(
             "device": record["device"],
             "accounts": {"train": len(train), "holdout": len(test), "empty_documents": int((doc_chars == 0).sum())},
             "mean_document_chars": float(doc_chars.mean()) if len(doc_chars) else 0.0,
-            "oof_auc": _roc_auc(y_oof, oof),
-            "holdout_auc": _roc_auc(y_test, holdout["score"].to_numpy()) if len(test) else None,
+            "oof_auc": roc_auc_or_none(y_oof, oof),
+            "holdout_auc": roc_auc_or_none(y_test, holdout["score"].to_numpy()) if len(test) else None,
             "seconds": {"documents": round(t_docs, 2), "train_and_oof": round(t_train, 2),
                         "holdout": round(t_holdout, 2), "total": round(time.perf_counter() - t0, 2)},
             "folds": [{k: v for k, v in r.items() if k not in ("trained_on", "validated_on", "scored")}

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.sql import parquet_source
+
 URL_TOKEN = "URL"
 MENTION_TOKEN = "@user"
 TWEET_SEPARATOR = "\n"
@@ -113,7 +115,7 @@ def account_documents(
     ids = [str(u) for u in userids]
     if isinstance(con_or_tweets_path, (str, Path)):
         con = duckdb.connect()
-        source = "read_parquet(" + _quote(str(con_or_tweets_path)) + ")"
+        source = parquet_source(con_or_tweets_path)
         own = True
     else:
         con, source, own = con_or_tweets_path, "tweets", False
@@ -128,7 +130,3 @@ def account_documents(
             con.close()
     found = dict(rows)
     return {u: found.get(u, "") for u in ids}
-
-
-def _quote(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"

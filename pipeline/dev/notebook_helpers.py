@@ -279,14 +279,14 @@ def coordination_edges(interim: Path | str, features_params) -> pd.DataFrame:
     pipeline's own coordination code over the ingested tables (population = campaign)."""
     import duckdb
 
-    from pipeline.features.build import parquet_source
+    from pipeline.sql import parquet_source
     from pipeline.features.coordination import compute_coordination
-    from pipeline.features.tables import materialise_tweets
+    from pipeline.features.tables import POPULATION_SQL, materialise_tweets
 
     interim = Path(interim)
     con = duckdb.connect(config={"threads": 2})
     try:
-        con.execute(f"""CREATE TEMP VIEW acc AS SELECT *, COALESCE(campaign, '__all__') AS population
+        con.execute(f"""CREATE TEMP VIEW acc AS SELECT *, {POPULATION_SQL} AS population
                         FROM {parquet_source(interim / 'accounts.parquet')}""")
         con.execute(f"CREATE TEMP VIEW tweets AS SELECT * FROM {parquet_source(interim / 'tweets.parquet')}")
         materialise_tweets(con)

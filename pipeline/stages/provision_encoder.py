@@ -1,0 +1,19 @@
+"""The `provision_encoder` stage: the base encoder in a standard local folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import EncoderParams
+from pipeline.encoder.provision import provision_encoder
+
+
+@dataclass(frozen=True)
+class Paths:
+    out: Path  # a transformers BertModel folder
+
+
+def run(params: EncoderParams, paths: Paths) -> str:
+    path = provision_encoder(params.base_model, paths.out)
+    return f"provisioned encoder '{params.base_model}' in {path}"
