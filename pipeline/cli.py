@@ -79,6 +79,17 @@ def sample(
     _run(lambda: stage.run(_params(params).sample, stage.Paths(out=out)))
 
 
+@app.command("shift-sample")
+def shift_sample(
+    out: Annotated[Path, typer.Option(help="Folder for the shifted world's dumps.")] = Path("data/raw/shift"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Generate the shifted world: another generator's campaigns, to evaluate on and never train on."""
+    from pipeline.stages import shift_sample as stage
+
+    _run(lambda: stage.run(_params(params).shift, stage.Paths(out=out)))
+
+
 @app.command()
 def ingest(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Dump folders, files or globs (unlabelled). Without them, params.yaml data.dumps is read.")] = None,
@@ -204,15 +215,16 @@ def evaluate(
     plots: Annotated[Path, typer.Option(help="Plots folder.")] = Path("reports/plots"),
     encoder: Annotated[Optional[Path], typer.Option(help="Fine-tuned encoder folder (adds encoder metrics).")] = None,
     ensemble_dir: Annotated[Optional[Path], typer.Option("--ensemble", help="Ensemble folder (the primary model when given).")] = None,
+    shift: Annotated[Optional[Path], typer.Option(help="The shifted world's dumps (<campaign>/<label>/), scored as one foreign dump.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Evaluate on held-out campaigns: metrics per model, campaign and language; plots."""
+    """Evaluate on held-out campaigns and a shifted world: metrics per model, campaign and language; plots."""
 
     from pipeline.stages import evaluate as stage
 
-    _run(lambda: stage.run(_params(params).evaluate, stage.Paths(
+    _run(lambda: stage.run(_params(params), stage.Paths(
         features=features_path, split=split_path, gbm=model, metrics=metrics, predictions=predictions, plots=plots,
-        encoder=encoder, ensemble=ensemble_dir)))
+        encoder=encoder, ensemble=ensemble_dir, shift=shift)))
 
 
 @app.command()

@@ -28,6 +28,13 @@ class SampleParams(_Section):
     tweets_per_account: float = Field(30.0, gt=0)
 
 
+class ShiftParams(_Section):
+    # The shifted world (pipeline/dev/shifted.py): written independently of the sample, never
+    # trained on; the evaluate stage scores it as one dump (metrics.json "shift").
+    seed: int = 11
+    n_accounts: int = Field(1000, ge=50)
+
+
 class DumpSpec(_Section):
     path: str
     campaign: str
@@ -55,6 +62,13 @@ class CoordinationParams(_Section):
     min_shared: int = Field(2, ge=1)
     min_shared_sync: int = Field(4, ge=1)
     min_tie_weight: float = Field(0.05, ge=0, le=1)
+    # ...and its IDF-weighted co-sharing must beat a configuration null model at this one-sided
+    # level (docs/features.md, "Coordination"): popular items are shared by chance.
+    significance: float = Field(0.001, gt=0, lt=0.5)
+    # Co-retweets and co-shared URLs count within this window (minutes; null: any time apart),
+    # copies of a text within this one (an operator's shift posts the day's line).
+    co_share_window_minutes: int | None = Field(60, ge=1)
+    near_duplicate_window_minutes: int | None = Field(None, ge=1)
     sync_bin_minutes: int = Field(1, ge=1)
     # Near-duplicate text: MinHash over character 3-grams (tokenizer-free, works for Chinese),
     # LSH with `bands` x `rows` hashes; collision probability is 0.5 near Jaccard (1/b)^(1/r).
@@ -255,6 +269,7 @@ class Params(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     sample: SampleParams = SampleParams()
+    shift: ShiftParams = ShiftParams()
     data: DataParams
     ingest: IngestParams = IngestParams()
     features: FeaturesParams = FeaturesParams()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline import canon, duck
 from pipeline.sql import parquet_source
 
 URL_TOKEN = "URL"
@@ -37,8 +38,9 @@ _MENTION = r"@\w+"
 
 
 def _clean_sql(col: str) -> str:
-    """SQL expression: the cleaned text of `col` (see the module docstring)."""
-    x = f"regexp_replace({col}, '{_RT_PREFIX}', '')"
+    """SQL expression: the cleaned text of `col` (see the module docstring), from its
+    canonical form (pipeline/canon.py: what an operation can vary for free, folded away)."""
+    x = f"regexp_replace({canon.UDF_NAME}({col}), '{_RT_PREFIX}', '')"
     x = f"regexp_replace({x}, '{_URL}', ' {URL_TOKEN} ', 'g')"
     x = f"regexp_replace({x}, '{_MENTION}', '{MENTION_TOKEN}', 'g')"
     for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):  # &amp; last
@@ -48,7 +50,8 @@ def _clean_sql(col: str) -> str:
 
 
 def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str | None = "_statelink_ids") -> str:
-    """CTEs ending in `sampled(userid, rt, txt, r)`: each account's cleaned, deduplicated sample.
+    """CTEs ending in `sampled(userid, rt, txt, raw, r)`: each account's cleaned, deduplicated
+    sample, `txt` canonical and `raw` the text as posted.
 
     `r` is the rank (1 = first) in the sample's order; rows with r > tweets_per_account are
     already dropped. With `ids`, only accounts in that table; with None, every account.
@@ -71,7 +74,7 @@ def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str
         QUALIFY row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) <= {OVERSAMPLE * n}
     ),
     cleaned AS (
-        SELECT userid, tweetid, rt, k, {_clean_sql('tweet_text')} AS txt FROM candidates
+        SELECT userid, tweetid, rt, k, tweet_text AS raw, {_clean_sql('tweet_text')} AS txt FROM candidates
     ),
     distinct_texts AS (
         SELECT * FROM cleaned
@@ -79,7 +82,7 @@ def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str
         QUALIFY row_number() OVER (PARTITION BY userid, txt ORDER BY rt, k, tweetid) = 1
     ),
     ranked AS (
-        SELECT userid, rt, txt, row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) AS r
+        SELECT userid, rt, txt, raw, row_number() OVER (PARTITION BY userid ORDER BY rt, k, tweetid) AS r
         FROM distinct_texts
     ),
     sampled AS (SELECT * FROM ranked WHERE r <= {n})
@@ -108,13 +111,12 @@ def account_documents(
     holding a table or view named `tweets` with at least userid, tweetid, is_retweet and
     tweet_text. Deterministic: the same inputs and seed give the same documents.
     """
-    import duckdb
 
     if tweets_per_account < 1 or max_chars < 1:
         raise ValueError("tweets_per_account and max_chars must be positive")
     ids = [str(u) for u in userids]
     if isinstance(con_or_tweets_path, (str, Path)):
-        con = duckdb.connect()
+        con = duck.connect()
         source = parquet_source(con_or_tweets_path)
         own = True
     else:

@@ -53,6 +53,20 @@ def model_metrics(test: pd.DataFrame, oof: pd.DataFrame, loco: pd.DataFrame | No
     return out
 
 
+def shift_metrics(scored: pd.DataFrame, threshold: float, ev: EvaluateParams) -> dict:
+    """Metrics on a world the model never saw (`scored`: label, score, coord_cluster per
+    account, scored as one dump), as for the held-out campaign, and what an analyst sees
+    first: the organic share flagged and the shares of each class inside a coordination cluster."""
+    y = (scored["label"] == "state_linked").to_numpy()
+    in_cluster = (scored["coord_cluster"].fillna("") != "").to_numpy()
+    flagged = scored["score"].to_numpy() >= threshold
+    return headline(scored, threshold, ev) | _clean({
+        "organic_flagged_share": float(flagged[~y].mean()) if (~y).any() else math.nan,
+        "state_linked_in_cluster_share": float(in_cluster[y].mean()) if y.any() else math.nan,
+        "organic_in_cluster_share": float(in_cluster[~y].mean()) if (~y).any() else math.nan,
+    })
+
+
 def evaluate_models(preds: dict[str, dict], primary: str, ev: EvaluateParams) -> dict:
     """`preds[model]` holds test/oof/loco frames and a threshold; the primary model's numbers
     are also the top-level headline keys (what `dvc metrics show` leads with)."""

@@ -285,6 +285,19 @@ def _metrics_sections(metrics: Mapping, params: Mapping) -> str:
             for k, m in sorted((_get(models, name, key) or {}).items()):
                 rows.append((f"`{name}` · {k}", m))
         out.append(metrics_table(rows, f"model · {what}", slice_columns) if rows else "Not measured in this run.")
+    out += ["", "### A shifted world (never trained on)", "",
+            "A world written by another generator with other choices throughout (`pipeline/dev/shifted.py`: other "
+            "personas, vocabularies, activity, time zones; organic communities that share the same viral posts), "
+            "scored by the primary model as one foreign dump, as `statelink score` would. It is a test of what "
+            "the model learnt, not a second training set: nothing is tuned on it.", ""]
+    shift = metrics.get("shift")
+    if shift:
+        out.append(metrics_table([(primary, shift)], "model", columns))
+        out += ["", f"Organic accounts flagged at the operating point: {fmt_pct(shift.get('organic_flagged_share'), 1)}; "
+                f"in a coordination cluster: organic {fmt_pct(shift.get('organic_in_cluster_share'), 1)}, "
+                f"state-linked {fmt_pct(shift.get('state_linked_in_cluster_share'), 1)}."]
+    else:
+        out.append("Not measured in this run.")
     return "\n".join(out)
 
 

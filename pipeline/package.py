@@ -33,7 +33,8 @@ def pip_requirements(with_encoder: bool = False) -> list[str]:
     """Explicit, pinned to what trained the model: inference by MLflow is slow and drags in CUDA torch."""
     from importlib.metadata import version
 
-    names = ["mlflow", "lightgbm", "duckdb", "pyarrow", "pandas", "numpy", "scikit-learn", "scipy", "pydantic", "pyyaml"]
+    names = ["mlflow", "lightgbm", "duckdb", "pyarrow", "pandas", "numpy", "scikit-learn", "scipy", "pydantic", "pyyaml",
+             "opencc", "confusable-homoglyphs"]
     if with_encoder:
         names += ["torch", "transformers", "tokenizers", "safetensors", "onnxruntime"]
     # torch's local version (+cpu) is not on the public index; pin the release.

@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import duck
 from pipeline.config import FeaturesParams, IngestParams
 from pipeline.contract import OUTPUT_COLUMNS, TEXT_COLUMNS, arrow_schema
 from pipeline.errors import ConfigError, InputError, StatelinkError
@@ -237,7 +237,7 @@ def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel
     t0 = time.perf_counter()
     parts = work / "parts"
     parts.mkdir(exist_ok=True)
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+    con = duck.connect(config={"memory_limit": memory_limit, "threads": 2})
     total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{feats}')").fetchone()[0]
     report.partitions = n
     report.encoder_accounts = 0
@@ -280,7 +280,7 @@ def concat_parts(work: Path, out: Path, report: ScoreReport) -> None:
     """The scored parts under `<work>/parts/` (either engine's) into `out`: sorted by score,
     most suspicious first; written by DuckDB straight to a temp file."""
     t0 = time.perf_counter()
-    con = duckdb.connect()
+    con = duck.connect()
     src = f"read_parquet('{work}/parts/part-*.parquet')"
     report.accounts, report.flagged, report.no_tweets = con.execute(
         f"SELECT COUNT(*), COUNT(*) FILTER (label = 'state_linked'), COUNT(*) FILTER (no_tweets) FROM {src}"

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from pipeline import duck
 from pipeline.config import FeaturesParams
 from pipeline.contract import OUTPUT_COLUMNS, mlflow_schema
 from pipeline.errors import InputError
@@ -96,7 +96,7 @@ def normalise_input(frame: pd.DataFrame) -> pd.DataFrame:
 
 def model_input(accounts: pa.Table | pd.DataFrame, tweets: pa.Table | pd.DataFrame) -> pd.DataFrame:
     """Left-join accounts to their tweets: the pyfunc's input frame."""
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.register("a_in", accounts)
         con.register("t_in", tweets)
@@ -171,7 +171,7 @@ def documents_for(tweets, bundle: Bundle) -> DocsFn | None:
 def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_limit: str = "4GB",
                  band: tuple[float, float] | None = None, stats: dict | None = None) -> pd.DataFrame:
     """Score every account in `accounts`; coordination is computed across all of them."""
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 2})
+    con = duck.connect(config={"memory_limit": memory_limit, "threads": 2})
     try:
         con.register("acc_in", accounts)
         con.register("tw_in", tweets)
@@ -251,15 +251,24 @@ def load_encoder(folder: Path, ep) -> Callable[[list[str]], np.ndarray]:
     return lambda docs: predict_model(model, tok, docs, ep.eval_batch_size, device="cpu")
 
 
+def make_bundle(gbm: Path | str, features: FeaturesParams, encoder: Path | str | None = None, encoder_params=None,
+                ensemble: Path | str | None = None) -> Bundle:
+    """The model's parts from their folders: LightGBM alone, or stacked with the encoder when
+    both the encoder and the ensemble are given."""
+    bundle = Bundle(GbmScorer.load(gbm), features)
+    if encoder is not None and ensemble is not None:
+        bundle.encoder, bundle.encoder_params = load_encoder(Path(encoder), encoder_params), encoder_params
+        bundle.ensemble = json.loads((Path(ensemble) / "meta.json").read_text(encoding="utf-8"))
+    return bundle
+
+
 def load_bundle(artifacts: dict[str, str]) -> Bundle:
     """Load the model's parts from MLflow artifact paths (`gbm`, `features_params`, and
     optionally `encoder`, `encoder_params`, `ensemble`)."""
     params = FeaturesParams.model_validate(json.loads(Path(artifacts["features_params"]).read_text(encoding="utf-8")))
-    bundle = Bundle(GbmScorer.load(artifacts["gbm"]), params)
-    if artifacts.get("encoder") and artifacts.get("ensemble"):
-        from pipeline.config import EncoderParams
+    if not (artifacts.get("encoder") and artifacts.get("ensemble")):
+        return make_bundle(artifacts["gbm"], params)
+    from pipeline.config import EncoderParams
 
-        ep = EncoderParams.model_validate(json.loads(Path(artifacts["encoder_params"]).read_text(encoding="utf-8")))
-        bundle.encoder, bundle.encoder_params = load_encoder(Path(artifacts["encoder"]), ep), ep
-        bundle.ensemble = json.loads((Path(artifacts["ensemble"]) / "meta.json").read_text(encoding="utf-8"))
-    return bundle
+    ep = EncoderParams.model_validate(json.loads(Path(artifacts["encoder_params"]).read_text(encoding="utf-8")))
+    return make_bundle(artifacts["gbm"], params, artifacts["encoder"], ep, artifacts["ensemble"])

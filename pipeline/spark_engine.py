@@ -10,14 +10,18 @@ together. A stage here shuffles its input rows by that key (`Stages.run`) and ru
 same SQL builder in a DuckDB on every partition, which then holds every row of each key
 value it sees, so it gives exactly the rows the local engine's one query gives:
 
-1. Per tweet (no shuffle): item memberships of the tweet families and near-duplicate
-   candidate texts (`items_sql`, `nd_docs_sql`).
+1. Per tweet (no shuffle): item memberships of the tweet families, with when each was
+   shared, and near-duplicate candidate texts (`items_sql`, `nd_docs_sql`).
 2. Near-duplicate text: MinHash keys per distinct text (`nd_keys_sql`, by text), rounds
    of min-label propagation (`nd_spread_sql`, by bucket, then by text), each document's
    group (`nd_doc_groups_sql`, by text) and whether its group spans accounts
    (`near_duplicate_flags_sql`, by group).
-3. Ties, every family at once: pairs per item (`pair_rows_sql`), items per account, pair
-   counts and u's items (by u), weights and both ends of each tie (by v).
+3. Ties, every family at once: items per account (by account), pairs per kept item
+   (`kept_items_sql`, `pair_rows_sql`, by item), pair counts and u's items (by u), weights
+   against the null and both ends of each tie (by v). The nulls' population figures
+   (`population_totals_sql`, `null_sums_sql`) are sums: each partition emits its partial
+   sums, the driver adds them up (`population_sums_sql`) and hands the totals to the
+   later steps, like the creation batches of 6.
 4. Retweet delays, by original tweet (`retweet_delays_sql`).
 5. Connected components: the tie list (bounded by the item caps) is collected to the
    driver and labelled by the local engine's routine (`coordination.tie_clusters`).
@@ -53,6 +57,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import duck
 from pipeline.config import FeaturesParams
 from pipeline.contract import spark_ddl
 from pipeline.errors import ConfigError
@@ -64,11 +69,15 @@ from pipeline.features.behaviour import (
 from pipeline.features.build import assemble_sql, to_float
 from pipeline.features.coordination import (
     FAMILIES,
+    NULL_SUMS,
+    POPULATION_TOTALS,
     TWEET_FAMILIES,
     assemble_coordination,
     family_rule,
+    family_window_s,
     items_per_account_sql,
     items_sql,
+    kept_items_sql,
     members_sql,
     nd_doc_groups_sql,
     nd_docs_sql,
@@ -79,9 +88,12 @@ from pipeline.features.coordination import (
     nd_text_groups_sql,
     nd_texts_sql,
     near_duplicate_flags_sql,
+    null_sums_sql,
     pair_counts_sql,
     pair_rows_sql,
     pair_u_items_sql,
+    population_sums_sql,
+    population_totals_sql,
     retweet_delays_sql,
     tie_clusters,
     tie_ends_sql,
@@ -156,9 +168,19 @@ def spark_session(master: str | None = None, shuffle_partitions: int = 8):
 # ---------------------------------------------------------------- stages: shuffle, then DuckDB
 
 def _duck(tz: str, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
+    con = duck.connect(config={"memory_limit": memory_limit, "threads": 1})
     con.execute(f"SET TimeZone = '{tz}'")
     return con
+
+
+def _execute(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], fn: Callable[[duckdb.DuckDBPyConnection], Any]):
+    """`fn(con)` with `tables` registered on `con` under their names; `con` is closed after."""
+    try:
+        for n, t in tables.items():
+            con.register(n, t)
+        return fn(con)
+    finally:
+        con.close()
 
 
 # DuckDB types Spark has no type for, as the nearest ones it has (values unchanged; the
@@ -205,13 +227,7 @@ class Stages:
         tz, memory_limit = self.tz, self.memory_limit
 
         def execute(tables: dict[str, pa.Table]):
-            con = _duck(tz, memory_limit)
-            try:
-                for n, t in tables.items():
-                    con.register(n, t)
-                return fn(con)
-            finally:
-                con.close()
+            return _execute(_duck(tz, memory_limit), tables, fn)
 
         sample = execute({n: self.arrow(df.schema).empty_table() for n, (df, _) in inputs.items()})
         out = _Outputs(self, sample)
@@ -293,25 +309,42 @@ def _unpacked(table: pa.Table, names: Sequence[str]) -> dict[str, pa.Table]:
             for j, n in enumerate(names)}
 
 
-def _each_family(con: duckdb.DuckDBPyConnection, tables: Sequence[str], step: Callable[[str], str]) -> pa.Table:
+def _each_family(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
+                 step: Callable[[str], str | dict[str, str]]) -> pa.Table | dict[str, pa.Table]:
     """`step(fam)`'s SQL for each family in turn, over views `<table>_fam` of that family's
-    rows of each of `tables`; the rows come back with their `fam`, as one table."""
-    parts = []
+    rows of each of `tables`; the rows come back with their `fam`, as one table. A step may
+    return several named queries (over tables it made for its family): one table each, by name."""
+    parts: dict[str | None, list[pa.Table]] = {}
     for fam in FAMILIES:
         for t in tables:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {t}_fam AS SELECT * EXCLUDE (fam) FROM {t} WHERE fam = '{fam}'")
-        parts.append(con.sql(f"SELECT '{fam}' AS fam, * FROM ({step(fam)})").to_arrow_table())
-    return pa.concat_tables(parts)
+        queries = step(fam)
+        # Run before the next family replaces the views and tables the queries read.
+        for name, sql in (queries.items() if isinstance(queries, dict) else [(None, queries)]):
+            parts.setdefault(name, []).append(con.sql(f"SELECT '{fam}' AS fam, * FROM ({sql})").to_arrow_table())
+    tables_out = {name: pa.concat_tables(p) for name, p in parts.items()}
+    return tables_out.pop(None) if None in tables_out else tables_out
+
+
+def _population_sums(partials, columns: Sequence[str]) -> pa.Table:
+    """Partial per-(family, population) sums of `columns`, one row per partition that saw the
+    population, added up on the driver by the same SQL: a few rows per family, population
+    and partition, so collecting them is cheap. Later steps register the result (as `batch_day`)."""
+    return _execute(duck.connect(), {"partials": partials.toArrow()},
+                    lambda con: _each_family(con, ["partials"], lambda fam: population_sums_sql("partials_fam", columns)))
+
+
+def _tagged_items(fam: str, items: str) -> str:
+    """One family's `items_sql` rows with their `fam`, in the columns every family shares:
+    the families' items differ in type, and as text they share one column (an item's key
+    hash changes with it, which items are equal does not); t is DOUBLE for every family."""
+    return f"SELECT '{fam}' AS fam, population, item::VARCHAR AS item, userid, t::DOUBLE AS t FROM ({items})"
 
 
 # ---------------------------------------------------------------- the engine
 
 def _driver_tz() -> str:
-    con = duckdb.connect()
-    try:
-        return con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
-    finally:
-        con.close()
+    return _execute(duck.connect(), {}, lambda con: con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0])
 
 
 def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: FeaturesParams, *,
@@ -337,12 +370,8 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
 
     # Creation batches are population-level: per-day counts, then the same SQL on the driver.
     per_day = st.run({"acc": (acc, ["population", "account_creation_date"])}, lambda con: con.sql(creation_per_day_sql("acc")).to_arrow_table())
-    con = duckdb.connect()
-    try:
-        con.register("per_day", per_day.toArrow())
-        batch_day = con.sql(creation_batch_day_sql(params, "per_day")).to_arrow_table()
-    finally:
-        con.close()
+    batch_day = _execute(duck.connect(), {"per_day": per_day.toArrow()},
+                         lambda con: con.sql(creation_batch_day_sql(params, "per_day")).to_arrow_table())
 
     # 1. Per tweet.
     def tweet_rows(con):
@@ -350,10 +379,7 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         con.execute("CREATE VIEW acc AS SELECT DISTINCT userid, account_language, population FROM tw_in")
         materialise_tweets(con)
         items = items_sql(cp)
-        # The families' items differ in type; as text they share one column (an item's key
-        # hash changes with it, which items are equal does not).
-        tagged = " UNION ALL ".join(f"SELECT '{fam}' AS fam, population, item::VARCHAR AS item, userid FROM ({items[fam]})"
-                                    for fam in TWEET_FAMILIES)
+        tagged = " UNION ALL ".join(_tagged_items(fam, items[fam]) for fam in TWEET_FAMILIES)
         return {"items": con.sql(tagged).to_arrow_table(), "docs": con.sql(nd_docs_sql(cp)).to_arrow_table()}
 
     per_tweet = st.run({"tw_in": (tw, None)}, tweet_rows)
@@ -373,7 +399,7 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         con.execute(f"CREATE TEMP TABLE nd_texts AS {nd_texts_sql(text_id='norm')}")
         con.execute(f"CREATE TEMP TABLE nd_groups AS {nd_text_groups_sql('nd_state')}")
         con.execute(f"CREATE TEMP TABLE nd_doc_groups AS {nd_doc_groups_sql()}")
-        nd_items = f"SELECT 'near_duplicate' AS fam, population, item::VARCHAR AS item, userid FROM ({items_sql(cp)['near_duplicate']})"
+        nd_items = _tagged_items("near_duplicate", items_sql(cp)["near_duplicate"])
         return {"groups": con.sql("SELECT * FROM nd_doc_groups").to_arrow_table(), "items": con.sql(nd_items).to_arrow_table()}
 
     grouped = st.run({"nd_docs": (docs, ["population", "norm"]), "nd_state": (state, ["population", "text_id"])}, doc_groups)
@@ -383,17 +409,35 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
     # 3. Ties, every family at once.
     items = per_tweet["items"].unionByName(grouped["items"])
 
-    def pair_rows(con):
-        def step(fam):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE members AS {members_sql('items_fam')}")
-            return pair_rows_sql("members", family_rule(cp, fam).cap)
-        return _each_family(con, ["items"], step)
+    # The uid is the userid here (no account numbers): an account's items are spread over the
+    # item partitions, and userids order the pairs as the local engine's numbers do.
+    members = f"CREATE OR REPLACE TEMP TABLE members AS {members_sql('items_fam')}"
 
     def n_items(con):
         def step(fam):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE members AS {members_sql('items_fam')}")
-            return items_per_account_sql("members")
+            con.execute(members)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE n_items AS {items_per_account_sql('members')}")
+            # This partition's accounts only: a partial total.
+            return {"n_items": "SELECT * FROM n_items", "totals": population_totals_sql("n_items")}
         return _each_family(con, ["items"], step)
+
+    # Items per account first: the item weights need each population's accounts.
+    counts = st.run({"items": (items, ["fam", "userid"])}, n_items)
+    totals = _population_sums(counts["totals"], POPULATION_TOTALS)
+
+    def pair_rows(con):
+        con.register("totals", totals)
+
+        def step(fam):
+            con.execute(members)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE kept AS {kept_items_sql('members', 'totals_fam', family_rule(cp, fam).cap)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE pair_rows AS {pair_rows_sql('members', 'kept', family_window_s(cp, fam))}")
+            # This partition's items and pairs only: partial sums.
+            return {"rows": "SELECT * FROM pair_rows", "sums": null_sums_sql("kept", "pair_rows")}
+        return _each_family(con, ["items", "totals"], step)
+
+    rows = st.run({"items": (items, ["fam", "population", "item"])}, pair_rows)
+    sums = _population_sums(rows["sums"], NULL_SUMS)
 
     def pairs_u(con):
         def step(fam):
@@ -402,14 +446,17 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         return _each_family(con, ["pair_rows", "n_items"], step)
 
     def ties(con):
-        weighted = _each_family(con, ["pairs_u", "n_items"], lambda fam: tie_weights_sql("pairs_u_fam", "n_items_fam", cp.min_tie_weight))
-        con.register("ties", weighted)
+        con.register("totals", totals)
+        con.register("sums", sums)
+
+        def step(fam):
+            timed, rule = family_window_s(cp, fam) is not None, family_rule(cp, fam)
+            return tie_weights_sql("pairs_u_fam", "n_items_fam", "totals_fam", "sums_fam", cp, timed, rule.min_shared)
+        con.register("ties", _each_family(con, ["pairs_u", "n_items", "totals", "sums"], step))
         return {"ties": con.sql("SELECT u, v FROM ties").to_arrow_table(), "ends": con.sql(tie_ends_sql("ties")).to_arrow_table()}
 
-    rows = st.run({"items": (items, ["fam", "population", "item"])}, pair_rows)
-    counts = st.run({"items": (items, ["fam", "userid"])}, n_items, persist=True)
-    half = st.run({"pair_rows": (rows, ["fam", "u"]), "n_items": (counts, ["fam", "uid"])}, pairs_u)
-    tied = st.run({"pairs_u": (half, ["fam", "v"]), "n_items": (counts, ["fam", "uid"])}, ties)
+    half = st.run({"pair_rows": (rows["rows"], ["fam", "u"]), "n_items": (counts["n_items"], ["fam", "uid"])}, pairs_u)
+    tied = st.run({"pairs_u": (half, ["fam", "v"]), "n_items": (counts["n_items"], ["fam", "uid"])}, ties)
 
     # 4. Retweet delays, by original tweet (a retweet without one never joins).
     rt = tw.select("population", "userid", "tweetid", "retweet_tweetid", "is_retweet", "tweet_time")

@@ -28,6 +28,12 @@ def test_repro_reports_holdout_metrics(repro):
     for name in ("gbm", "encoder", "ensemble"):
         assert 0 < metrics["models"][name]["holdout"]["pr_auc"] <= 1
         assert "covid_2020" in metrics["models"][name]["holdout_by_campaign"]
+    # The shifted world, scored as one foreign dump by the primary model, is reported beside them.
+    shift = metrics["shift"]
+    assert shift["n_accounts"] == 200 and 0 < shift["n_state_linked"] < 200 and 0 < shift["pr_auc"] <= 1
+    assert all(0 <= shift[k] <= 1 for k in ("organic_flagged_share", "organic_in_cluster_share", "state_linked_in_cluster_share"))
+    card = (work / "docs/model-card.md").read_text()
+    assert "A shifted world (never trained on)" in card and "Organic accounts flagged at the operating point" in card
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "score_hist.png", "importance.png", "shap_summary.png"):
         assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
 

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from pipeline import duck
 from pipeline.cli import app
 from pipeline.contract import arrow_schema, spark_ddl
 from pipeline.errors import ConfigError, InputError
@@ -83,7 +83,7 @@ def _local_features(interim, params) -> pa.Table:
     from pipeline.features.build import build_features
     from pipeline.sql import parquet_source
 
-    con = duckdb.connect(config={"threads": 2})
+    con = duck.connect(config={"threads": 2})  # with the canon() UDFs the feature SQL calls
     con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
     try:
         return build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), params)

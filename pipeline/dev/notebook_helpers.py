@@ -277,14 +277,13 @@ def plot_top_values(tables: dict[str, pd.DataFrame]) -> "Figure":  # noqa: F821
 def coordination_edges(interim: Path | str, features_params) -> pd.DataFrame:
     """The fused coordination graph's edges `(u, v, weight, fam)`, recomputed by the
     pipeline's own coordination code over the ingested tables (population = campaign)."""
-    import duckdb
-
-    from pipeline.sql import parquet_source
+    from pipeline import duck
     from pipeline.features.coordination import compute_coordination
     from pipeline.features.tables import POPULATION_SQL, materialise_tweets
+    from pipeline.sql import parquet_source
 
     interim = Path(interim)
-    con = duckdb.connect(config={"threads": 2})
+    con = duck.connect(config={"threads": 2})
     try:
         con.execute(f"""CREATE TEMP VIEW acc AS SELECT *, {POPULATION_SQL} AS population
                         FROM {parquet_source(interim / 'accounts.parquet')}""")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import duckdb
 import numpy as np
@@ -34,6 +35,7 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipeline import canon
 from pipeline.config import CoordinationParams
 
 FAMILIES = ("co_retweet", "near_duplicate", "co_hashtag_seq", "co_url", "sync")
@@ -42,7 +44,7 @@ TWEET_FAMILIES = tuple(f for f in FAMILIES if f != "near_duplicate")
 
 # Strip what copy-pasters change or what carries no content, then compare characters.
 # URLs and mentions differ between copies; punctuation, digits and spaces are easy edits.
-_NORMALISE = r"(^RT\s+)|(https?://\S+)|(@\w+)|[\s\p{P}\p{S}\d]+"
+_NORMALISE = r"(^rt\s+)|(https?://\S+)|(@\w+)|[\s\p{P}\p{S}\d]+"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ def family_rule(p: CoordinationParams, fam: str) -> FamilyRule:
 
 
 def normalised_text_sql(col: str = "tweet_text") -> str:
-    return f"LOWER(regexp_replace({col}, '{_NORMALISE}', '', 'g'))"
+    """The text near-duplicate matching compares: its match key (canonical, trailing padding
+    stripped: pipeline/canon.py) without what copy-pasters change."""
+    return f"LOWER(regexp_replace({canon.MATCH_UDF_NAME}({col}), '{_NORMALISE}', '', 'g'))"
 
 
 # ---------------------------------------------------------------- items
@@ -69,24 +73,52 @@ def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_g
     """(population, item, userid) membership per family: TWEET_FAMILIES from the working
     table `tw` (row by row: no key), near_duplicate from `doc_groups` (`nd_doc_groups_sql`)."""
     bin_s = 60 * p.sync_bin_minutes
+    # t: when the account shared the item, for the timed families' window (TIMED).
     return {
-        "co_retweet": f"SELECT population, retweet_tweetid AS item, userid FROM {tw} WHERE is_retweet AND retweet_tweetid IS NOT NULL",
-        "co_hashtag_seq": f"""SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid
+        "co_retweet": f"""SELECT population, retweet_tweetid AS item, userid, EPOCH(tweet_time)::DOUBLE AS t FROM {tw}
+                         WHERE is_retweet AND retweet_tweetid IS NOT NULL""",
+        "co_hashtag_seq": f"""SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid,
+                                    NULL::DOUBLE AS t
                              FROM {tw} WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
-        "co_url": f"""SELECT population, LOWER(url) AS item, userid FROM (
-                        SELECT population, userid, UNNEST(urls) AS url FROM {tw} WHERE NOT COALESCE(is_retweet, FALSE))
+        "co_url": f"""SELECT population, LOWER(url) AS item, userid, t FROM (
+                        SELECT population, userid, EPOCH(tweet_time)::DOUBLE AS t, UNNEST(urls) AS url FROM {tw}
+                        WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
-        "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid FROM {tw}",
-        "near_duplicate": f"SELECT population, grp AS item, userid FROM {doc_groups}",
+        "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid, NULL::DOUBLE AS t FROM {tw}",
+        "near_duplicate": f"SELECT population, grp AS item, userid, t FROM {doc_groups}",
     }
 
 
 # ---------------------------------------------------------------- pairs and ties
 #
+# A tie must beat chance: popular items are shared by organic users too (the same viral
+# post, the same trending hashtag). Each shared item is weighted by its rarity in the
+# population, w = ln(accounts / holders) (IDF, as in the coordination-network literature),
+# and a pair's weighted co-sharing is compared with a null model; a pair is a tie only where
+# its z-score reaches the one-sided `significance` level, and it still needs the family's
+# `min_shared` items and `min_tie_weight`. Two nulls, by what the family's item is:
+#
+# - Timed families (TIMED: co-retweet, co-URL), whose item is a piece of content shared at a
+#   time. A community shares the same viral posts too, over hours and days; an operation
+#   shares them within minutes, again and again. Of the weight a pair shares, the share
+#   shared within `co_share_window_minutes` is tested against p0, the share of the other
+#   co-sharing pairs of the population that fall within the window (a time-shuffled
+#   baseline, with a weak prior): z = (S_close - p0 S) / sqrt(p0 (1 - p0) sum w^2).
+# - The others (near-duplicate text, hashtag sequences, minutes of posting): a configuration
+#   null. Each of an account's d items lands on item i with probability n_i / T (n_i holders,
+#   T memberships), so E[S] = d_u d_v sum(w n^2) / T^2 and Var[S] ~ d_u d_v sum(w^2 n^2) / T^2.
+#
 # The self-join runs on integers where one engine sees every account (an account number in
 # userid order, a 64-bit hash of population and item), not on strings: at 10M tweets the
 # pair rows are what fill memory. `uid` is that number, or the userid itself where accounts
-# are spread over partitions; both order pairs (u < v) the same way.
+# are spread over partitions; both order pairs (u < v) the same way. The nulls' population
+# figures are sums, so an engine that splits the rows adds up its partial sums
+# (`population_sums_sql`).
+
+TIMED = ("co_retweet", "co_url", "near_duplicate")
+# The time baseline's prior: 1 co-share in 10 within the window, worth 10 pairs of evidence.
+PRIOR_CLOSE, PRIOR_PAIRS = 1.0, 10.0
+
 
 def account_ids_sql(items: str) -> str:
     """An integer per account of `items`, in userid order: (userid, uid)."""
@@ -95,34 +127,81 @@ def account_ids_sql(items: str) -> str:
 
 
 def members_sql(items: str, ids: str | None = None) -> str:
-    """Distinct (key, uid) of `items(population, item, userid)`; key: hash of population and item.
-
-    uid comes from `ids` (`account_ids_sql`), else is the userid. Key: item or account
-    (distinct rows: any key that keeps equal rows together).
-    """
-    if ids is None:
-        return f"SELECT DISTINCT hash(population, item) AS key, userid AS uid FROM {items} WHERE item IS NOT NULL"
-    return f"""SELECT DISTINCT hash(t.population, t.item) AS key, ids.uid
-               FROM {items} t JOIN {ids} ids USING (userid) WHERE t.item IS NOT NULL"""
-
-
-def pair_rows_sql(members: str, cap: int) -> str:
-    """(u, v), u < v, once per item of `members` both hold, among items held by 2..cap accounts. Key: item."""
-    return f"""
-        WITH sizes AS (SELECT key FROM {members} GROUP BY key HAVING COUNT(*) BETWEEN 2 AND {int(cap)}),
-        kept AS (SELECT m.* FROM {members} m SEMI JOIN sizes s ON m.key = s.key)
-        SELECT a.uid AS u, b.uid AS v FROM kept a JOIN kept b ON a.key = b.key AND a.uid < b.uid
-    """
-
-
-def pair_counts_sql(pair_rows: str, min_shared: int) -> str:
-    """(u, v, shared): pairs sharing at least `min_shared` items. Key: the pair (or u)."""
-    return f"SELECT u, v, COUNT(*) AS shared FROM {pair_rows} GROUP BY ALL HAVING COUNT(*) >= {int(min_shared)}"
+    """(population, key, uid, t) of `items(population, item, userid, t)`, one row per account
+    and item, t its first share (epoch seconds; NULL for untimed items); key: hash of
+    population and item. uid comes from `ids` (`account_ids_sql`), else is the userid.
+    Key: item or account."""
+    uid, join = ("ids.uid", f" JOIN {ids} ids USING (userid)") if ids else ("i.userid", "")
+    return f"""SELECT i.population, hash(i.population, i.item) AS key, {uid} AS uid, MIN(i.t) AS t
+               FROM {items} i{join} WHERE i.item IS NOT NULL GROUP BY ALL"""
 
 
 def items_per_account_sql(members: str) -> str:
-    """(uid, n_items): how many distinct items each account holds, popular ones included. Key: uid."""
-    return f"SELECT uid, COUNT(*) AS n_items FROM {members} GROUP BY uid"
+    """(population, uid, n_items): how many distinct items each account holds, popular ones
+    included (its activity, d, in the configuration null). Key: uid."""
+    return f"SELECT population, uid, COUNT(*) AS n_items FROM {members} GROUP BY ALL"
+
+
+def population_totals_sql(n_items: str) -> str:
+    """Per population: accounts holding any item, and memberships (T). Partial totals add up
+    (`population_sums_sql`). Row by row."""
+    return f"""SELECT population, COUNT(*)::DOUBLE AS n_accounts, SUM(n_items)::DOUBLE AS n_memberships
+               FROM {n_items} GROUP BY population"""
+
+
+# The columns of `population_totals_sql`, for an engine that adds up partial totals.
+POPULATION_TOTALS = ("n_accounts", "n_memberships")
+
+
+def kept_items_sql(members: str, totals: str, cap: int) -> str:
+    """Items held by 2..cap accounts, with holders and IDF weight: (population, key, n, w).
+    Key: item (`totals` whole)."""
+    return f"""SELECT m.population, m.key, COUNT(*)::DOUBLE AS n, LN(ANY_VALUE(t.n_accounts) / COUNT(*)) AS w
+               FROM {members} m JOIN {totals} t ON t.population = m.population
+               GROUP BY m.population, m.key HAVING COUNT(*) BETWEEN 2 AND {int(cap)}"""
+
+
+def pair_rows_sql(members: str, kept: str, window_s: float | None) -> str:
+    """(population, u, v, w, close), u < v, once per kept item both hold; close: both shared
+    it within `window_s` of each other. Key: item."""
+    close = "FALSE" if window_s is None else f"COALESCE(ABS(a.t - b.t) <= {float(window_s)}, FALSE)"
+    return f"""
+        WITH kept AS (SELECT m.population, m.key, m.uid, m.t, k.w FROM {members} m JOIN {kept} k USING (population, key))
+        SELECT a.population, a.uid AS u, b.uid AS v, a.w, {close} AS close
+        FROM kept a JOIN kept b ON a.key = b.key AND a.uid < b.uid
+    """
+
+
+def null_sums_sql(kept: str, pair_rows: str) -> str:
+    """Per population, the nulls' sums: s1 = sum(w n^2) and s2 = sum(w^2 n^2) over kept items
+    (configuration), co-sharing pairs and those close in time (time baseline). Partial sums
+    add up (`population_sums_sql`). Row by row."""
+    return f"""
+        SELECT population, SUM(s1) AS s1, SUM(s2) AS s2, SUM(n_pairs) AS n_pairs, SUM(n_close) AS n_close FROM (
+            SELECT population, SUM(w * n * n) AS s1, SUM(w * w * n * n) AS s2, 0.0 AS n_pairs, 0.0 AS n_close
+            FROM {kept} GROUP BY population
+            UNION ALL
+            SELECT population, 0.0, 0.0, COUNT(*)::DOUBLE, SUM(close::INT)::DOUBLE FROM {pair_rows} GROUP BY population
+        ) GROUP BY population
+    """
+
+
+NULL_SUMS = ("s1", "s2", "n_pairs", "n_close")
+
+
+def population_sums_sql(partials: str, columns: Sequence[str]) -> str:
+    """Partial per-population sums of `columns` (from rows split over partitions), added up. Row by row."""
+    return f"SELECT population, {', '.join(f'SUM({c}) AS {c}' for c in columns)} FROM {partials} GROUP BY population"
+
+
+def pair_counts_sql(pair_rows: str, min_shared: int) -> str:
+    """Per pair sharing at least `min_shared` items: (population, u, v, shared, score, score2,
+    close_shared, close_score), scores the sums of w and w^2. Key: the pair (or u).
+    Both counts are COUNTs, BIGINT (a SUM or COUNT_IF of flags is HUGEINT, which Spark has no
+    type for): a partition's rows keep their type, and timed and untimed ties share one."""
+    return f"""SELECT population, u, v, COUNT(*) AS shared, SUM(w) AS score, SUM(w * w) AS score2,
+                      COUNT(*) FILTER (WHERE close) AS close_shared, SUM(CASE WHEN close THEN w ELSE 0 END) AS close_score
+               FROM {pair_rows} GROUP BY ALL HAVING COUNT(*) >= {int(min_shared)}"""
 
 
 def pair_u_items_sql(pairs: str, n_items: str) -> str:
@@ -130,25 +209,55 @@ def pair_u_items_sql(pairs: str, n_items: str) -> str:
     return f"SELECT p.*, n.n_items AS n_u FROM {pairs} p JOIN {n_items} n ON n.uid = p.u"
 
 
-def tie_weights_sql(pairs_u: str, n_items: str, min_weight: float) -> str:
-    """(u, v, shared, weight), weight = shared / the smaller account's items, at least `min_weight`.
-    Key: v (`n_items` by uid)."""
-    weight = "p.shared / LEAST(p.n_u, n.n_items)::DOUBLE"
-    return f"""SELECT p.u, p.v, p.shared, {weight} AS weight
-               FROM {pairs_u} p JOIN {n_items} n ON n.uid = p.v WHERE {weight} >= {float(min_weight)}"""
+def tie_weights_sql(pairs_u: str, n_items: str, totals: str, sums: str, p: CoordinationParams, timed: bool,
+                    min_shared: int) -> str:
+    """(u, v, shared, weight, z): the pairs that beat the family's null at `p.significance`,
+    `min_shared` items shared (within the window, for a timed family) and weight = those
+    items / the smaller account's items at least `p.min_tie_weight`.
+    Key: v (`n_items` by uid; `totals` and `sums` whole)."""
+    z_crit = float(NormalDist().inv_cdf(1.0 - p.significance))
+    if timed:
+        # p0 from the *other* pairs' co-shares (the pair must not set its own baseline), with a
+        # weak prior of 1 close in 10 so that a sparse population still has one.
+        p0 = (f"((n_close - close_shared + {PRIOR_CLOSE}) / (n_pairs - shared + {PRIOR_PAIRS}))")
+        z = f"(close_score - {p0} * score) / SQRT({p0} * (1 - {p0}) * score2)"
+        counted = "close_shared"
+    else:
+        z = "(score - n_u * n_v * s1 / (big_t * big_t)) / NULLIF(SQRT(n_u * n_v * s2 / (big_t * big_t)), 0)"
+        counted = "shared"
+    weight = f"{counted} / LEAST(n_u, n_v)::DOUBLE"
+    return f"""
+        WITH x AS (
+            SELECT pu.*, n.n_items AS n_v, t.n_memberships AS big_t, s.s1, s.s2, s.n_pairs, s.n_close
+            FROM {pairs_u} pu JOIN {n_items} n ON n.uid = pu.v
+            JOIN {totals} t ON t.population = pu.population JOIN {sums} s ON s.population = pu.population),
+        z AS (SELECT *, {z} AS z FROM x)
+        SELECT u, v, {counted} AS shared, {weight} AS weight, z FROM z
+        WHERE {counted} >= {int(min_shared)} AND {weight} >= {float(p.min_tie_weight)} AND z >= {z_crit}
+    """
 
 
-def pairs_sql(items: str, rule: FamilyRule, min_weight: float) -> str:
-    """One family's ties over all of `items`, in one query: (u, v, shared, weight) by userid."""
+def family_window_s(p: CoordinationParams, fam: str) -> float | None:
+    """A timed family's window in seconds; None for the others (or no window set)."""
+    minutes = p.near_duplicate_window_minutes if fam == "near_duplicate" else p.co_share_window_minutes
+    return None if fam not in TIMED or minutes is None else 60.0 * minutes
+
+
+def pairs_sql(items: str, fam: str, p: CoordinationParams) -> str:
+    """One family's ties over all of `items`, in one query: (u, v, shared, weight, z) by userid."""
+    rule, window = family_rule(p, fam), family_window_s(p, fam)
     return f"""
     WITH ids AS ({account_ids_sql(items)}),
     members AS ({members_sql(items, 'ids')}),
-    pair_rows AS ({pair_rows_sql('members', rule.cap)}),
-    pairs AS ({pair_counts_sql('pair_rows', rule.min_shared)}),
     n_items AS ({items_per_account_sql('members')}),
+    totals AS ({population_totals_sql('n_items')}),
+    kept AS ({kept_items_sql('members', 'totals', rule.cap)}),
+    pair_rows AS ({pair_rows_sql('members', 'kept', window)}),
+    sums AS ({null_sums_sql('kept', 'pair_rows')}),
+    pairs AS ({pair_counts_sql('pair_rows', rule.min_shared)}),
     pairs_u AS ({pair_u_items_sql('pairs', 'n_items')}),
-    ties AS ({tie_weights_sql('pairs_u', 'n_items', min_weight)})
-    SELECT iu.userid AS u, iv.userid AS v, shared, weight
+    ties AS ({tie_weights_sql('pairs_u', 'n_items', 'totals', 'sums', p, window is not None, rule.min_shared)})
+    SELECT iu.userid AS u, iv.userid AS v, shared, weight, z
     FROM ties JOIN ids iu ON iu.uid = ties.u JOIN ids iv ON iv.uid = ties.v
     """
 
@@ -178,13 +287,13 @@ def degree_sql(ends: str) -> str:
 # ---------------------------------------------------------------- near-duplicate text
 
 def nd_docs_sql(p: CoordinationParams, source: str = "tweets t JOIN acc a USING (userid)") -> str:
-    """Original tweets' normalised text, long enough to compare: (population, userid, tweetid, norm).
+    """Original tweets' normalised text, long enough to compare: (population, userid, tweetid, t, norm).
 
     `source` must expose the tweet columns as `t` and the account's `population` as `a`. Row by row.
     """
     return f"""
-        SELECT population, userid, tweetid, norm FROM (
-            SELECT a.population, t.userid, t.tweetid, {normalised_text_sql('t.tweet_text')} AS norm
+        SELECT population, userid, tweetid, t, norm FROM (
+            SELECT a.population, t.userid, t.tweetid, EPOCH(t.tweet_time)::DOUBLE AS t, {normalised_text_sql('t.tweet_text')} AS norm
             FROM {source}
             WHERE NOT COALESCE(t.is_retweet, FALSE) AND t.tweet_text IS NOT NULL
         ) WHERE LENGTH(norm) >= {int(p.min_text_chars)}
@@ -275,13 +384,13 @@ def nd_groups_sql(rounds: int, state: str = "nd_state") -> str:
 
 
 def nd_doc_groups_sql(docs: str = "nd_docs", texts: str = "nd_texts", groups: str = "nd_groups") -> str:
-    """Each document's group: (population, userid, tweetid, grp). Key: text."""
-    return f"""SELECT d.population, d.userid, d.tweetid, g.grp
+    """Each document's group: (population, userid, tweetid, t, grp). Key: text."""
+    return f"""SELECT d.population, d.userid, d.tweetid, d.t, g.grp
                FROM {docs} d JOIN {texts} t USING (norm) JOIN {groups} g USING (population, text_id)"""
 
 
 def near_duplicate_groups(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> None:
-    """Near-duplicate group of each original tweet → table `nd_doc_groups(population, userid, tweetid, grp)`."""
+    """Near-duplicate group of each original tweet → table `nd_doc_groups(population, userid, tweetid, t, grp)`."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_docs AS {nd_docs_sql(p)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_texts AS {nd_texts_sql()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_keys AS {nd_keys_sql(p)}")
@@ -408,7 +517,7 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) 
     edges = []
     for fam in FAMILIES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE items_{fam} AS {items[fam]}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE edges_{fam} AS {pairs_sql(f'items_{fam}', family_rule(p, fam), p.min_tie_weight)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE edges_{fam} AS {pairs_sql(f'items_{fam}', fam, p)}")
         edges.append(f"SELECT u, v, weight, '{fam}' AS fam FROM edges_{fam}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE edges_all AS {' UNION ALL '.join(edges)}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW coord_ends AS {tie_ends_sql('edges_all')}")

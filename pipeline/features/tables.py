@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import duck
+
 # The population cross-account features are computed within: the campaign when training,
 # everything scored together when scoring (campaign NULL). SQL text, so Spark reads it too.
 POPULATION_SQL = "COALESCE(campaign, '__all__')"
@@ -45,11 +47,11 @@ def connect(memory_limit: str = "4GB", threads: int = 2, spill_dir: Path | None 
     """
     config = {"memory_limit": memory_limit, "threads": threads, "preserve_insertion_order": False}
     if spill_dir is None:
-        con = duckdb.connect(config=config)
+        con = duck.connect(config=config)
     else:
         spill_dir.mkdir(parents=True, exist_ok=True)
         config["temp_directory"] = str(spill_dir / "tmp")
-        con = duckdb.connect(str(spill_dir / "features.duckdb"), config=config)
+        con = duck.connect(str(spill_dir / "features.duckdb"), config=config)
     try:
         yield con
     finally:

@@ -23,6 +23,7 @@ import re
 
 import duckdb
 
+from pipeline.canon import canonical
 from pipeline.config import TextParams
 from pipeline.sql import literal
 from pipeline.documents import TWEET_SEPARATOR, URL_TOKEN, sampled_tweets_sql
@@ -47,8 +48,10 @@ _RE_META = re.compile(r"([.^$*+?()\[\]{}|\\-])")
 
 
 def _alternation(terms) -> str:
-    """A quoted RE2 alternation of literal terms, lower-cased."""
-    return literal("(" + "|".join(_RE_META.sub(r"\\\1", t.lower()) for t in terms) + ")")
+    """A quoted RE2 alternation of literal terms in canonical form (the text they are matched
+    against is canonical: a Traditional term is matched as its Simplified form), lower-cased."""
+    folded = dict.fromkeys(canonical(t).lower() for t in terms)  # ordered, without the duplicates folding makes
+    return literal("(" + "|".join(_RE_META.sub(r"\\\1", t) for t in folded) + ")")
 
 
 def _count_sql(col: str, char_class: str) -> str:
@@ -62,10 +65,12 @@ def text_features_sql(source: str, p: TextParams) -> str:
         for name, terms in LEXICONS.items()
     )
     any_lex = _alternation([t for terms in LEXICONS.values() for t in terms])
+    # Script shares from the canonical text, except Traditional vs Simplified: canonical text is
+    # Simplified throughout, and which script an account writes is itself a trait.
     counts = ",\n".join(
-        f"{_count_sql('txt', cls)} AS n_{name}"
-        for name, cls in (("letters", r"\p{L}"), ("han", r"\p{Han}"), ("latin", r"\p{Latin}"),
-                          ("trad", TRADITIONAL_CHARS), ("simp", SIMPLIFIED_CHARS))
+        f"{_count_sql(col, cls)} AS n_{name}"
+        for name, cls, col in (("letters", r"\p{L}", "txt"), ("han", r"\p{Han}", "txt"), ("latin", r"\p{Latin}", "txt"),
+                               ("trad", TRADITIONAL_CHARS, "raw"), ("simp", SIMPLIFIED_CHARS, "raw"))
     )
     return f"""{sampled_tweets_sql(source, p.tweets_per_account, p.seed, ids=None)},
     per_tweet AS (

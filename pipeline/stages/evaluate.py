@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from pipeline.config import EvaluateParams
-from pipeline.evaluate import draw_plots, evaluate_models, headline_line, write_outputs
+from pipeline.config import Params
+from pipeline.evaluate import draw_plots, evaluate_models, headline_line, shift_metrics, write_outputs
+from pipeline.ingest import ingest_dumps
 from pipeline.scoring import GbmScorer
+from pipeline.serving import make_bundle, score_tables
 from pipeline.split import labelled
 
 
@@ -24,13 +29,33 @@ class Paths:
     plots: Path  # reports/plots/*.png
     encoder: Path | None = None  # adds encoder metrics
     ensemble: Path | None = None  # the primary model when given
+    shift: Path | None = None  # data/raw/shift: a world the model never saw (metrics "shift")
 
 
 def _read_predictions(path: Path, lang: pd.DataFrame) -> pd.DataFrame:
     return pd.read_parquet(path).merge(lang, on="userid", how="left")
 
 
-def run(params: EvaluateParams, paths: Paths) -> str:
+def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float]:
+    """The shifted world scored as `statelink score` scores a dump (one population, the cascade
+    as configured), each account with the label of the folder it came from; and the threshold."""
+    dumps = [(str(d), d.parent.name, d.name) for d in sorted(paths.shift.glob("*/*")) if d.is_dir()]
+    with_encoder = paths.encoder is not None and paths.ensemble is not None and (paths.ensemble / "meta.json").exists()
+    bundle = make_bundle(paths.gbm, params.features, paths.encoder if with_encoder else None, params.encoder,
+                         paths.ensemble if with_encoder else None)
+    band = tuple(params.score.cascade_band) if params.score.cascade else None
+    with tempfile.TemporaryDirectory(prefix=".shift-", dir=paths.metrics.parent if paths.metrics.parent.exists() else None) as tmp:
+        ingest_dumps(dumps, Path(tmp), progress=False)
+        accounts = pq.read_table(Path(tmp) / "accounts.parquet")
+        truth = accounts.select(["userid", "label"]).to_pandas()
+        # Scored as a foreign dump: no campaign, so coordination runs across everything in it.
+        unlabelled = accounts.set_column(accounts.schema.get_field_index("campaign"), "campaign",
+                                         pa.nulls(accounts.num_rows, pa.string()))
+        scored = score_tables(unlabelled, pq.read_table(Path(tmp) / "tweets.parquet"), bundle, band=band)
+    return scored.drop(columns=["label"]).merge(truth, on="userid", validate="one_to_one"), bundle.threshold
+
+
+def run(params: Params, paths: Paths) -> str:
     frame = labelled(paths.features, paths.split)
     scorer = GbmScorer.load(paths.gbm)
     frame["score"] = scorer.score(frame)
@@ -51,7 +76,10 @@ def run(params: EvaluateParams, paths: Paths) -> str:
         preds["ensemble"] = {"test": _read_predictions(paths.ensemble / "holdout.parquet", lang),
                              "oof": _read_predictions(paths.ensemble / "oof.parquet", lang), "threshold": ens["threshold"]}
         primary = "ensemble"
-    metrics = evaluate_models(preds, primary, params)
+    metrics = evaluate_models(preds, primary, params.evaluate)
+    if paths.shift is not None:
+        shifted, threshold = score_shifted(params, paths)
+        metrics["shift"] = shift_metrics(shifted, threshold, params.evaluate)
 
     # Per-account predictions: held-out scores from the final models, training scores out of fold.
     cols = ["userid", "campaign", "label", "main_language", "score"]
