@@ -96,9 +96,13 @@ def _vectorised(fn):
 
 
 def register(con) -> None:
-    """Make `canon(text)` and `canon_match(text)` callable from a DuckDB connection's SQL."""
+    """Make `canon(text)` and `canon_match(text)` callable from a DuckDB connection's SQL.
+    A connection that has them already is left as it is, so a caller's own connection can be
+    handed in wherever the package takes one."""
     from duckdb.sqltypes import VARCHAR
 
     for name, fn in ((UDF_NAME, canonical), (MATCH_UDF_NAME, match_key)):
+        if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchall()[0][0]:
+            continue
         con.create_function(name, _vectorised(fn), [VARCHAR], VARCHAR,
                             type="arrow", null_handling="special", side_effects=False)

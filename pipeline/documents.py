@@ -121,6 +121,7 @@ def account_documents(
         own = True
     else:
         con, source, own = con_or_tweets_path, "tweets", False
+        canon.register(con)  # a caller's connection may not have the text functions yet
     try:
         con.register("_statelink_ids", pa.table({"userid": pa.array(sorted(set(ids)), pa.string())}))
         try:
