@@ -1,4 +1,5 @@
-"""The `evaluate` stage: held-out, out-of-fold and leave-one-campaign-out metrics per model; plots."""
+"""The `evaluate` stage: held-out, out-of-fold and leave-one-campaign-out metrics per model, the
+shifted world scored as one foreign dump; plots."""
 
 from __future__ import annotations
 
