@@ -39,7 +39,6 @@ MATCH_UDF_NAME = "canon_match"
 # Trailing padding: runs of hashtags, mentions, emoji/symbols and punctuation at the end.
 _PAD_TOKEN = r"(?:[#＃@][^\s#＃@]*|[\W_]+)"
 _TRAILING_PAD = re.compile(rf"(?:\s*{_PAD_TOKEN})+\s*$")
-_SPACES = re.compile(r"\s+")
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,12 +73,27 @@ def canonical(text: str | None) -> str | None:
     return _t2s().convert(folded) if folded else folded
 
 
+def _may_end_in_padding(c: str) -> bool:
+    """Whether `_TRAILING_PAD` can match at the end of `c` (stripped): its last character is
+    not a letter or digit, or its last run of characters other than space, #, ＃ and @ follows
+    one of #, ＃, @. Checked without a regex: most texts end in a word, and a search anchored
+    at the end still scans the whole text."""
+    if not c[-1].isalnum():  # `[\W_]`: anything but a letter or digit
+        return True
+    i = len(c)
+    while i > 0 and not (c[i - 1].isspace() or c[i - 1] in "#＃@"):
+        i -= 1
+    return i > 0 and c[i - 1] in "#＃@"
+
+
 def match_key(text: str | None) -> str | None:
     """`canonical`, lower-cased, whitespace collapsed, trailing emoji/hashtag/mention padding removed."""
     c = canonical(text)
     if c is None:
         return None
-    c = _SPACES.sub(" ", c.lower()).strip()
+    c = " ".join(c.lower().split())  # str.split's whitespace is re's \s
+    if not c or not _may_end_in_padding(c):
+        return c
     stripped = _TRAILING_PAD.sub("", c)
     # A text that is only padding keeps its own key rather than collapsing to ''.
     return stripped or c

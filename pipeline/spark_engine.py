@@ -450,8 +450,7 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         con.register("sums", sums)
 
         def step(fam):
-            timed, rule = family_window_s(cp, fam) is not None, family_rule(cp, fam)
-            return tie_weights_sql("pairs_u_fam", "n_items_fam", "totals_fam", "sums_fam", cp, timed, rule.min_shared)
+            return tie_weights_sql("pairs_u_fam", "n_items_fam", "totals_fam", "sums_fam", cp, fam)
         con.register("ties", _each_family(con, ["pairs_u", "n_items", "totals", "sums"], step))
         return {"ties": con.sql("SELECT u, v FROM ties").to_arrow_table(), "ends": con.sql(tie_ends_sql("ties")).to_arrow_table()}
 

@@ -51,3 +51,20 @@ def test_duckdb_udf_matches_python_and_passes_nulls():
     con.execute("CREATE TABLE t AS SELECT * FROM (SELECT unnest($1) AS x)", [texts])
     got = con.execute("SELECT canon(x), canon_match(x) FROM t").fetchall()
     assert got == [(canonical(t), match_key(t)) for t in texts]
+
+
+_PAD_CHARS = st.sampled_from(list("ab字 #＃@_.!😂\u200b\t") + ["Ｆ", "о", "說"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PAD_CHARS, max_size=30).map("".join) | st.text(max_size=40))
+def test_match_key_equals_the_plain_regex_definition(text):
+    # The fast path skips the padding regex where it cannot match; it must change nothing.
+    import re
+
+    from pipeline.canon import _TRAILING_PAD
+
+    c = canonical(text)
+    c = re.sub(r"\s+", " ", c.lower()).strip()
+    expected = _TRAILING_PAD.sub("", c) or c
+    assert match_key(text) == expected

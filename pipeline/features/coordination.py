@@ -209,14 +209,14 @@ def pair_u_items_sql(pairs: str, n_items: str) -> str:
     return f"SELECT p.*, n.n_items AS n_u FROM {pairs} p JOIN {n_items} n ON n.uid = p.u"
 
 
-def tie_weights_sql(pairs_u: str, n_items: str, totals: str, sums: str, p: CoordinationParams, timed: bool,
-                    min_shared: int) -> str:
-    """(u, v, shared, weight, z): the pairs that beat the family's null at `p.significance`,
-    `min_shared` items shared (within the window, for a timed family) and weight = those
-    items / the smaller account's items at least `p.min_tie_weight`.
+def tie_weights_sql(pairs_u: str, n_items: str, totals: str, sums: str, p: CoordinationParams, fam: str) -> str:
+    """(u, v, shared, weight, z): the pairs of family `fam` that beat its null at
+    `p.significance`, with its `min_shared` items shared (within the window, for a timed
+    family) and weight = those items / the smaller account's items at least `p.min_tie_weight`.
     Key: v (`n_items` by uid; `totals` and `sums` whole)."""
     z_crit = float(NormalDist().inv_cdf(1.0 - p.significance))
-    if timed:
+    min_shared = family_rule(p, fam).min_shared
+    if family_window_s(p, fam) is not None:
         # p0 from the *other* pairs' co-shares (the pair must not set its own baseline), with a
         # weak prior of 1 close in 10 so that a sparse population still has one.
         p0 = (f"((n_close - close_shared + {PRIOR_CLOSE}) / (n_pairs - shared + {PRIOR_PAIRS}))")
@@ -256,7 +256,7 @@ def pairs_sql(items: str, fam: str, p: CoordinationParams) -> str:
     sums AS ({null_sums_sql('kept', 'pair_rows')}),
     pairs AS ({pair_counts_sql('pair_rows', rule.min_shared)}),
     pairs_u AS ({pair_u_items_sql('pairs', 'n_items')}),
-    ties AS ({tie_weights_sql('pairs_u', 'n_items', 'totals', 'sums', p, window is not None, rule.min_shared)})
+    ties AS ({tie_weights_sql('pairs_u', 'n_items', 'totals', 'sums', p, fam)})
     SELECT iu.userid AS u, iv.userid AS v, shared, weight, z
     FROM ties JOIN ids iu ON iu.uid = ties.u JOIN ids iv ON iv.uid = ties.v
     """
