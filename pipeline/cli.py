@@ -28,6 +28,9 @@ app.add_typer(encoder_app, name="encoder")
 _state = {"debug": False}
 
 ParamsOpt = Annotated[Path, typer.Option("--params", help="params.yaml to read.")]
+FeaturesOpt = Annotated[Path, typer.Option("--features", help="The features stage's table.")]
+SplitOpt = Annotated[Path, typer.Option("--split", help="The split stage's table (role and fold per account).")]
+FEATURES, SPLIT = Path("data/features/features.parquet"), Path("data/split.parquet")
 
 
 @app.callback()
@@ -142,8 +145,8 @@ def split(
 
 @app.command("train-gbm")
 def train_gbm(
-    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
-    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    features_path: FeaturesOpt = FEATURES,
+    split_path: SplitOpt = SPLIT,
     out: Annotated[Path, typer.Option(help="Model folder.")] = Path("models/gbm"),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -176,7 +179,7 @@ def encoder_provision(
 @encoder_app.command("train")
 def encoder_train(
     tweets: Annotated[Path, typer.Option(help="tweets.parquet from ingest.")] = Path("data/interim/tweets.parquet"),
-    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    split_path: SplitOpt = SPLIT,
     base: Annotated[Path, typer.Option(help="Base encoder folder.")] = Path("models/encoder/base"),
     out: Annotated[Path, typer.Option(help="Fine-tuned classifier folder.")] = Path("models/encoder/classifier"),
     params: ParamsOpt = Path("params.yaml"),
@@ -190,8 +193,8 @@ def encoder_train(
 
 @app.command()
 def ensemble(
-    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
-    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    features_path: FeaturesOpt = FEATURES,
+    split_path: SplitOpt = SPLIT,
     gbm: Annotated[Path, typer.Option()] = Path("models/gbm"),
     encoder: Annotated[Path, typer.Option()] = Path("models/encoder/classifier"),
     out: Annotated[Path, typer.Option()] = Path("models/ensemble"),
@@ -207,8 +210,8 @@ def ensemble(
 
 @app.command()
 def evaluate(
-    features_path: Annotated[Path, typer.Option("--features")] = Path("data/features/features.parquet"),
-    split_path: Annotated[Path, typer.Option("--split")] = Path("data/split.parquet"),
+    features_path: FeaturesOpt = FEATURES,
+    split_path: SplitOpt = SPLIT,
     model: Annotated[Path, typer.Option(help="Model folder.")] = Path("models/gbm"),
     metrics: Annotated[Path, typer.Option(help="Metrics JSON.")] = Path("reports/metrics.json"),
     predictions: Annotated[Path, typer.Option(help="Per-account predictions.")] = Path("reports/predictions.parquet"),
@@ -225,6 +228,24 @@ def evaluate(
     _run(lambda: stage.run(_params(params), stage.Paths(
         features=features_path, split=split_path, gbm=model, metrics=metrics, predictions=predictions, plots=plots,
         encoder=encoder, ensemble=ensemble_dir, shift=shift)))
+
+
+@app.command()
+def refit(
+    features_path: FeaturesOpt = FEATURES,
+    split_path: SplitOpt = SPLIT,
+    gbm: Annotated[Path, typer.Option(help="The evaluated LightGBM folder.")] = Path("models/gbm"),
+    encoder: Annotated[Path, typer.Option(help="Fine-tuned encoder folder (its held-out scores).")] = Path("models/encoder/classifier"),
+    ensemble_dir: Annotated[Path, typer.Option("--ensemble", help="The evaluated ensemble folder.")] = Path("models/ensemble"),
+    out: Annotated[Path, typer.Option(help="Folder to write: gbm/, ensemble/, refit.json.")] = Path("models/refit"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Refit LightGBM, its profile-only member and the stacker on every labelled campaign (register.refit_all)."""
+
+    from pipeline.stages import refit as stage
+
+    _run(lambda: stage.run(_params(params), stage.Paths(features=features_path, split=split_path, gbm=gbm,
+                                                          encoder=encoder, ensemble=ensemble_dir, out=out)))
 
 
 @app.command()
@@ -279,7 +300,10 @@ def score(
         loaded = load_model(model)
         rep = score_dump(inputs, loaded, out, partitions=partitions or sp.partitions, memory_limit=memory_limit or sp.memory_limit,
                          resume=resume, progress=progress, ingest=cfg.ingest if cfg else None, engine=engine,
-                         spark_master=spark_master, cascade=tuple(sp.cascade_band) if use_cascade else None)
+                         spark_master=spark_master, cascade=tuple(sp.cascade_band) if use_cascade else None,
+                         drift=sp.drift)
+        if rep.warning:
+            typer.secho(f"warning: {rep.warning}", fg="yellow", err=True)
         return rep.summary(with_encoder=loaded.bundle.encoder is not None)
 
     _run(body)

@@ -241,6 +241,16 @@ class EnsembleParams(_Section):
     seed: int = 31
 
 
+class DriftParams(_Section):
+    # A dump is out of the training distribution when more than `max_major_share` of the
+    # model's features have a population-stability index above `major_psi` against the
+    # training reference (pipeline/drift.py); dumps under `min_accounts` are not judged.
+    major_psi: float = Field(0.25, gt=0)
+    max_major_share: float = Field(0.25, ge=0, le=1)
+    min_accounts: int = Field(100, ge=1)
+    sample_rows: int = Field(100_000, ge=1000)  # accounts sampled (reservoir) for the check
+
+
 class ScoreParams(_Section):
     # The cascade runs the encoder only on accounts whose LightGBM score lies in this band;
     # outside it the calibrated LightGBM score stands. Off: the encoder scores every account.
@@ -248,6 +258,7 @@ class ScoreParams(_Section):
     cascade_band: tuple[float, float] = (0.1, 0.9)
     partitions: int = Field(8, ge=1)
     memory_limit: str = "4GB"
+    drift: DriftParams = DriftParams()
 
 
 class RegisterParams(_Section):
@@ -256,6 +267,10 @@ class RegisterParams(_Section):
     metric: str = "holdout.pr_auc"
     min_improvement: float = 0.0
     predictions_sample_rows: int = Field(500, ge=0)
+    # After evaluation, refit LightGBM, its profile-only member and the stacker on every
+    # labelled campaign (the held-out ones too) before registering: the evaluated figures
+    # come from the fit on the training campaigns (the `refit` stage; docs/architecture.md).
+    refit_all: bool = True
 
 
 class TrackingParams(_Section):

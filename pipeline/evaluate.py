@@ -27,7 +27,8 @@ def _clean(d: dict) -> dict:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items() if not (isinstance(v, float) and math.isnan(v))}
 
 
-def headline(frame: pd.DataFrame, threshold: float, ev: EvaluateParams) -> dict:
+def headline(frame: pd.DataFrame, threshold: float | np.ndarray, ev: EvaluateParams) -> dict:
+    """Every headline metric of `frame` (label, score); `threshold`: one, or one per row."""
     y = (frame["label"] == "state_linked").to_numpy()
     return _clean(binary_metrics(y, frame["score"].to_numpy(), threshold, ev.low_prevalence, ev.fpr_budget))
 
@@ -53,15 +54,14 @@ def model_metrics(test: pd.DataFrame, oof: pd.DataFrame, loco: pd.DataFrame | No
     return out
 
 
-def shift_metrics(scored: pd.DataFrame, threshold: float, ev: EvaluateParams) -> dict:
+def shift_metrics(scored: pd.DataFrame, threshold: float | np.ndarray, ev: EvaluateParams) -> dict:
     """Metrics on a world the model never saw (`scored`: label, score, coord_cluster per
     account, scored as one dump), as for the held-out campaign, and what an analyst sees
-    first: the organic share flagged and the shares of each class inside a coordination cluster."""
+    first (the organic share flagged, in every headline) and the shares of each class inside a
+    coordination cluster."""
     y = (scored["label"] == "state_linked").to_numpy()
     in_cluster = (scored["coord_cluster"].fillna("") != "").to_numpy()
-    flagged = scored["score"].to_numpy() >= threshold
     return headline(scored, threshold, ev) | _clean({
-        "organic_flagged_share": float(flagged[~y].mean()) if (~y).any() else math.nan,
         "state_linked_in_cluster_share": float(in_cluster[y].mean()) if y.any() else math.nan,
         "organic_in_cluster_share": float(in_cluster[~y].mean()) if (~y).any() else math.nan,
     })

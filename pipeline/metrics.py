@@ -65,8 +65,27 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float, low_preva
         "precision_at_1pct_prevalence": precision_at_prevalence(y, pred, low_prevalence) if both else math.nan,
         "recall_at_1pct_fpr": recall_at_fpr(y, score, fpr_budget) if both else math.nan,
         "brier": float(brier_score_loss(y, np.clip(score, 0, 1))) if len(y) else math.nan,
+        "ece": expected_calibration_error(y, score) if len(y) else math.nan,
+        # What a reviewer acting on the label does to real people: organic accounts flagged.
+        "organic_flagged_share": fp / int((y == 0).sum()) if (y == 0).any() else math.nan,
     }
     return out
+
+
+ECE_BINS = 10
+
+
+def expected_calibration_error(y: np.ndarray, score: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error: over `bins` equal-width score bins, the gap between the
+    mean score and the share of state-linked accounts, weighted by the bin's accounts
+    (Guo et al. 2017; the reliability diagram's summary)."""
+    y, score = np.asarray(y, dtype=float), np.clip(np.asarray(score, dtype=float), 0.0, 1.0)
+    if not len(y):
+        return math.nan
+    idx = np.minimum((score * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, weights=y, minlength=bins) - np.bincount(idx, weights=score, minlength=bins))
+    return float(gap.sum() / n.sum())
 
 
 def clipped_logit(p: np.ndarray) -> np.ndarray:
@@ -97,3 +116,23 @@ def roc_auc_or_none(y: np.ndarray, score: np.ndarray) -> float | None:
     """ROC-AUC, or None where `y` does not hold exactly two classes (JSON records keep a null)."""
     y = np.asarray(y)
     return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else None
+
+
+def calibration_record(y: np.ndarray, score: np.ndarray, threshold: float, low_prevalence: float, fit: str,
+                       campaigns: list[str]) -> dict:
+    """What a calibrated score means, stored beside the model and copied into every output:
+    the predictions it was fitted on, the prevalence it is calibrated to, and what the
+    label is worth there and at `low_prevalence` (a foreign dump's base rate is unknown)."""
+    y = np.asarray(y).astype(int)
+    pred = np.asarray(score) >= threshold
+    tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+    return {
+        "fit": fit,
+        "campaigns": [str(c) for c in campaigns],
+        "accounts": int(len(y)),
+        "prevalence": round(float(y.mean()), 6) if len(y) else None,
+        "precision_at_threshold": round(tp / (tp + fp), 6) if tp + fp else None,
+        "recall_at_threshold": round(tp / max(int(y.sum()), 1), 6),
+        "low_prevalence": low_prevalence,
+        "precision_at_low_prevalence": round(precision_at_prevalence(y, pred, low_prevalence), 6),
+    }

@@ -30,14 +30,17 @@ METRIC_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("precision_at_1pct_prevalence", "precision at 1 % prevalence", "score"),
     ("recall_at_1pct_fpr", "recall at 1 % FPR", "score"),
     ("brier", "Brier", "score"),
+    ("ece", "ECE", "score"),
+    ("organic_flagged_share", "organic flagged", "pct"),
 )
 SLICE_COLUMNS = tuple(c for c in METRIC_COLUMNS if c[0] not in ("brier",))
 
 MODEL_WORDS = {
     "gbm": "LightGBM on behaviour and coordination features (profile, rhythm, clients, content form, "
-           "coordination ties), Platt-calibrated out of fold",
+           "coordination ties), Platt-calibrated on leave-one-campaign-out scores",
     "encoder": "fine-tuned multilingual text encoder on each account's tweets",
-    "ensemble": "logistic stack of LightGBM and the text encoder, fitted on out-of-fold scores",
+    "ensemble": "logistic stack of LightGBM and the text encoder, fitted on held-out member scores, "
+                "thresholded across campaigns",
 }
 
 GENERATED_NOTE = (
@@ -74,7 +77,7 @@ def fmt_pct(v: Any, digits: int = 0) -> str:
 
 
 def _fmt(v: Any, kind: str) -> str:
-    return fmt_count(v) if kind == "count" else fmt_score(v)
+    return fmt_count(v) if kind == "count" else fmt_pct(v, 1) if kind == "pct" else fmt_score(v)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -301,6 +304,67 @@ def _metrics_sections(metrics: Mapping, params: Mapping) -> str:
     return "\n".join(out)
 
 
+def _probability_section(metrics: Mapping, metas: Mapping[str, Mapping]) -> str:
+    """What a score means, whether a dump is like the training data, the profile-only member."""
+    primary = _primary(metrics)
+    meta = metas.get(primary) or {}
+    cal = meta.get("calibrated_on") or (meta.get("calibration") or {})
+    out = ["## What the probability means", ""]
+    if cal.get("prevalence") is not None:
+        out.append(
+            f"The `{primary}` score is a probability calibrated on **{cal.get('fit')}** predictions over "
+            f"{', '.join(f'`{c}`' for c in cal.get('campaigns', []))}: each campaign scored by a model that never saw it. "
+            f"There {fmt_pct(cal['prevalence'])} of accounts were state-linked, so the probability assumes that base rate; "
+            f"a dump with another one shifts it (Botometer's complete automation probability makes the same point). "
+            f"At the threshold the label's precision there was {fmt_score(cal.get('precision_at_threshold'))}; where "
+            f"{fmt_pct(cal.get('low_prevalence'))} of accounts are state-linked it would be "
+            f"{fmt_score(cal.get('precision_at_low_prevalence'))}. `statelink score` writes this beside every scores file "
+            f"(`<out>.meta.json`).")
+    else:
+        out.append("The calibration record was not available to this run.")
+    drift = metrics.get("drift") or {}
+    if drift:
+        rows = [[k, fmt_count(v.get("features_shifted")), fmt_count(v.get("features")), fmt_score(v.get("median_psi")),
+                 "yes" if v.get("out_of_distribution") else "no"] for k, v in drift.items()]
+        out += ["", "**Drift check.** Before anyone reads a probability, `statelink score` compares the dump's features "
+                "with the training reference stored in the model (population-stability index per feature, "
+                "`score.drift`) and warns when the dump is out of distribution: scores still rank accounts, but "
+                "probabilities are not calibrated for it.", "",
+                _table(["dump", "features shifted", "features", "median PSI", "out of distribution"], rows)]
+    prof = metrics.get("profile_only")
+    if prof:
+        h = prof.get("holdout") or {}
+        out += ["", f"**Accounts without tweets** are scored by a profile-only member (profile fields and creation "
+                f"batches; its own calibration and threshold {fmt_score(prof.get('threshold'))}). On the held-out campaign, "
+                f"scored as if no account had posted: PR-AUC {fmt_score(h.get('pr_auc'))}, precision "
+                f"{fmt_score(h.get('precision'))}, recall {fmt_score(h.get('recall'))}, ECE {fmt_score(h.get('ece'))}. "
+                "Its reasons cite only profile features the account has."]
+    return "\n".join(out)
+
+
+def _fit_section(metas: Mapping[str, Mapping]) -> str:
+    """Which figures come from which fit."""
+    refit = metas.get("refit")
+    out = ["## Which fit is which", ""]
+    if refit and refit.get("refit_all"):
+        out.append(
+            "Every figure above comes from the **evaluated fit**: the models trained on the training campaigns "
+            "only, scored on the held-out campaign and the shifted world. The **registered model** is then fitted "
+            f"again on all {fmt_count(refit.get('accounts'))} labelled accounts of "
+            f"{', '.join(f'`{c}`' for c in refit.get('campaigns', []))} (`register.refit_all`): LightGBM "
+            f"({fmt_count(_get(refit, 'gbm', 'trees'))} trees, threshold {fmt_score(_get(refit, 'gbm', 'threshold'))}), "
+            f"its profile-only member and the stacker"
+            + (f" (threshold {fmt_score(_get(refit, 'ensemble', 'threshold'))})" if refit.get("ensemble") else "")
+            + ", each calibrated on leave-one-campaign-out predictions over every campaign. No campaign is left to "
+            "measure the refitted model on: its own figures are not measured, and the evaluated fit's are the estimate "
+            f"for it. The text encoder is {refit.get('encoder', 'not refitted')}.")
+    elif refit:
+        out.append("`register.refit_all` is off: the registered model is the evaluated fit, and every figure above is its own.")
+    else:
+        out.append("The refit record was not available to this run.")
+    return "\n".join(out)
+
+
 def _threshold_section(metrics: Mapping, params: Mapping) -> str:
     primary = _primary(metrics)
     h = metrics.get("holdout") or _get(_models(metrics), primary, "holdout") or {}
@@ -311,9 +375,10 @@ def _threshold_section(metrics: Mapping, params: Mapping) -> str:
     out = ["## Operating threshold", ""]
     out.append(
         f"An account is flagged (`label = state_linked`) when its score is at least **{fmt_score(threshold)}** "
-        f"(`{primary}`). The threshold is the lowest out-of-fold score whose precision reaches "
-        f"`evaluate.target_precision` = {fmt_score(target, 2)} on the training campaigns; it is fixed before the "
-        f"held-out campaign is scored.")
+        f"(`{primary}`). The threshold is the lowest score whose precision reaches "
+        f"`evaluate.target_precision` = {fmt_score(target, 2)} on leave-one-campaign-out predictions over the training "
+        f"campaigns (each scored by a model of the others, so the threshold is chosen where the model is as far from "
+        f"home as on a new dump); it is fixed before the held-out campaign is scored.")
     p = _num(h.get("precision_at_1pct_prevalence"))
     n, sl = _num(h.get("n_accounts")), _num(h.get("n_state_linked"))
     out.append("")
@@ -415,6 +480,10 @@ def render_model_card(metrics: Mapping, params: Mapping | None = None, metas: Ma
         _metrics_sections(metrics, params),
         "",
         _threshold_section(metrics, params),
+        "",
+        _probability_section(metrics, metas),
+        "",
+        _fit_section(metas),
         "",
         _failure_modes(metrics),
         "",

@@ -72,12 +72,18 @@ def phrase(feature: str) -> str:
     return PHRASES.get(feature, feature.replace("_", " "))
 
 
-def top_reasons(contrib: np.ndarray, features: list[str], k: int = 3, min_contrib: float = 0.05) -> list[str]:
+def top_reasons(contrib: np.ndarray, features: list[str], k: int = 3, min_contrib: float = 0.05,
+                values: np.ndarray | None = None) -> list[str]:
     """Per row, up to `k` phrases for the largest positive contributions (log-odds units).
 
     `contrib` is LightGBM's pred_contrib output: one column per feature plus the bias last.
+    With `values` (the feature matrix), a feature missing for the account is never a reason:
+    its contribution is the model's guess about what is absent, not something the account did.
     """
-    values = np.asarray(contrib)[:, : len(features)]
+    values_c = np.asarray(contrib)[:, : len(features)].copy()
+    if values is not None:
+        values_c[np.isnan(np.asarray(values, dtype=float))] = -np.inf
+    values = values_c
     order = np.argsort(-values, axis=1)[:, :k]
     out = []
     for row, idx in zip(values, order):

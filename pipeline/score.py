@@ -6,7 +6,9 @@ resumes from what finished (`--resume`):
 2. features for all accounts in DuckDB (coordination needs everyone scored together;
    DuckDB spills to disk past `memory_limit`, so the dump never sits in Python objects);
 3. score accounts partition by partition (hash of userid), each partition written atomically;
-4. concatenate the partitions into the output, atomically.
+4. compare the dump's features with the model's training reference (pipeline/drift.py);
+5. concatenate the partitions into the output, atomically, and write `<out>.meta.json`
+   beside it: what the probability is calibrated to, the drift check, the counts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import duck
-from pipeline.config import FeaturesParams, IngestParams
+from pipeline.config import DriftParams, FeaturesParams, IngestParams
 from pipeline.contract import OUTPUT_COLUMNS, TEXT_COLUMNS, arrow_schema
 from pipeline.errors import ConfigError, InputError, StatelinkError
 from pipeline.io import atomic_path, write_json
@@ -47,6 +49,12 @@ class ScoreReport:
     seconds: dict[str, float] = field(default_factory=dict)
     detail: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
+    drift: object = None  # pipeline.drift.DriftReport
+
+    @property
+    def warning(self) -> str | None:
+        """What the CLI prints as a warning: the dump is out of the training distribution."""
+        return self.drift.warning if self.drift is not None else None
 
     def summary(self, with_encoder: bool) -> str:
         """The one line the CLI prints after a run."""
@@ -55,9 +63,14 @@ class ScoreReport:
                    if self.encoder_accounts is not None and with_encoder else "")
         resumed = (f" (resumed {self.resumed_partitions} of {self.partitions} partitions)"
                    if self.resumed_partitions else "")
+        drift = ""
+        if self.drift is not None:
+            d = self.drift
+            drift = (f"; drift: {d.major} of {d.features} features shifted (PSI > threshold)"
+                     + (", out of distribution" if d.out_of_distribution else "") if d.checked else f"; drift not checked: {d.reason}")
         return (f"scored {self.accounts:,} accounts ({self.tweets:,} tweets) in {secs:.1f} s: "
                 f"{self.flagged:,} flagged at the operating point, {self.no_tweets:,} scored from profile only, "
-                f"{self.quarantined:,} rows quarantined{encoder}; wrote {self.out}{resumed}")
+                f"{self.quarantined:,} rows quarantined{encoder}{drift}; wrote {self.out}{resumed}")
 
 
 @dataclass
@@ -151,6 +164,7 @@ def score_dump(
     inputs: list[str], model: LoadedModel, out: Path, *, partitions: int = 8, memory_limit: str = "4GB",
     resume: bool = False, progress: bool = True, ingest: IngestParams | None = None,
     engine: str = "local", spark_master: str | None = None, cascade: tuple[float, float] | None = None,
+    drift: DriftParams | None = None,
 ) -> ScoreReport:
     """Score every account of the dump; `engine` "spark" computes features and scores with Spark
     (pipeline/spark_engine.py), with the same results. Ingest and the final write are shared."""
@@ -183,9 +197,60 @@ def score_dump(
         else:
             feats = _stage_features(interim, work, model, resume, memory_limit, report)
             _stage_partitions(feats, interim, work, model, partitions, resume, progress, memory_limit, report, cascade)
+        features = work / "features.parquet" if engine == "local" else work / "features" / "*.parquet"
+        report.drift = dump_drift(f"read_parquet('{features}')", model.bundle, drift or DriftParams())
         concat_parts(work, out, report)
+        write_json(meta_path(out), output_meta(report, model))
         shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def meta_path(out: Path) -> Path:
+    """The metadata written beside a scores file: `<out>.meta.json`."""
+    return out.with_name(out.name + ".meta.json")
+
+
+def dump_drift(features_sql: str, bundle, params: DriftParams):
+    """The drift check (pipeline/drift.py) of a feature table, on a reservoir sample of at most
+    `params.sample_rows` accounts (deciles need no more; the table may not fit in memory)."""
+    from pipeline import drift
+
+    ref = bundle.scorer.reference
+    con = duck.connect()
+    try:
+        total = con.execute(f"SELECT COUNT(*) FROM {features_sql}").fetchone()[0]
+        cols = ", ".join(f'"{f}"' for f in (ref or {}).get("features", {}))
+        frame = (con.execute(f"SELECT {cols} FROM {features_sql} USING SAMPLE reservoir({int(params.sample_rows)} ROWS) "
+                             "REPEATABLE (7)").df() if cols and total else None)
+    finally:
+        con.close()
+    import pandas as pd
+
+    report = drift.check(ref, frame if frame is not None else pd.DataFrame(index=range(total)),
+                         params.major_psi, params.max_major_share, params.min_accounts)
+    report.accounts = int(total)
+    return report
+
+
+def output_meta(report: ScoreReport, model: LoadedModel) -> dict:
+    """`<out>.meta.json`: how to read the scores file."""
+    bundle = model.bundle
+    cal = bundle.calibrated_on or {}
+    meaning = None
+    if cal.get("prevalence") is not None:
+        meaning = (f"score is a probability calibrated on {cal['fit']} predictions over {', '.join(cal['campaigns'])}, "
+                   f"where {cal['prevalence']:.0%} of accounts were state-linked; a dump with another base rate shifts it. "
+                   f"At the threshold the label's precision was {cal.get('precision_at_threshold') or 0:.0%} there, and would be "
+                   f"{cal.get('precision_at_low_prevalence') or 0:.0%} where {cal['low_prevalence']:.0%} of accounts are state-linked.")
+    return {
+        "model": model.source,
+        "threshold": bundle.threshold,
+        "calibration": cal | ({"meaning": meaning} if meaning else {}),
+        "drift": report.drift.to_dict() if report.drift is not None else None,
+        "accounts": report.accounts, "flagged": report.flagged, "no_tweets": report.no_tweets,
+        "tweets": report.tweets, "quarantined": report.quarantined,
+        "encoder_accounts": report.encoder_accounts,
+    }
 
 
 def _stage_ingest(inputs, work: Path, resume: bool, params: IngestParams, report: ScoreReport, progress: bool) -> Path:

@@ -145,6 +145,20 @@ class Bundle:
     def threshold(self) -> float:
         return self.ensemble["threshold"] if self.ensemble else self.scorer.threshold
 
+    def thresholds(self, feats: pd.DataFrame) -> np.ndarray:
+        """Each row's operating threshold: the profile-only member's for accounts without tweets."""
+        out = np.full(len(feats), self.threshold)
+        only = self.scorer.profile_only(feats)
+        if only.any():
+            out[only] = self.scorer.profile.threshold
+        return out
+
+    @property
+    def calibrated_on(self) -> dict | None:
+        """What the output probability means: the predictions its calibration and threshold
+        were fitted on, their prevalence, and the label's precision there and at low prevalence."""
+        return self.ensemble.get("calibrated_on") if self.ensemble else self.scorer.calibrated_on
+
 
 DocsFn = Callable[[list[str]], list[str]]
 
@@ -169,13 +183,17 @@ def documents_for(tweets, bundle: Bundle) -> DocsFn | None:
 
 
 def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_limit: str = "4GB",
-                 band: tuple[float, float] | None = None, stats: dict | None = None) -> pd.DataFrame:
-    """Score every account in `accounts`; coordination is computed across all of them."""
+                 band: tuple[float, float] | None = None, stats: dict | None = None,
+                 features: list | None = None) -> pd.DataFrame:
+    """Score every account in `accounts`; coordination is computed across all of them.
+    `features`, when given a list, receives the feature frame (for the drift check)."""
     con = duck.connect(config={"memory_limit": memory_limit, "threads": 2})
     try:
         con.register("acc_in", accounts)
         con.register("tw_in", tweets)
         feats = build_features(con, "acc_in", "tw_in", bundle.features).to_pandas()
+        if features is not None:
+            features.append(feats)
         return score_features(feats, bundle, documents_for(con, bundle), band, stats)
     finally:
         con.close()
@@ -201,6 +219,8 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
 
         gbm = out["score"].to_numpy()
         run = np.ones(len(out), bool) if band is None else (gbm >= band[0]) & (gbm <= band[1])
+        # An account without tweets has no text to read: the profile-only member's score stands.
+        run &= ~bundle.scorer.profile_only(feats)
         enc = np.full(len(out), np.nan)
         if run.any():
             t1 = time.perf_counter()
@@ -211,7 +231,7 @@ def score_features(feats: pd.DataFrame, bundle: Bundle | GbmScorer, docs: DocsFn
             _add(stats, "seconds_encoder", time.perf_counter() - t2)
         _add(stats, "encoder_accounts", int(run.sum()))
         out["score"] = apply_stacker(bundle.ensemble, gbm, enc)
-        out["label"] = np.where(out["score"] >= bundle.threshold, "state_linked", "not_flagged")
+        out["label"] = np.where(out["score"] >= bundle.thresholds(feats), "state_linked", "not_flagged")
         # The encoder's say, in words, where it pushed the stacked score up.
         pushed = run & (np.nan_to_num(enc, nan=0.0) >= bundle.ensemble.get("encoder_threshold", 0.5))
         out.loc[pushed, "reasons"] = "text encoder finds state-linked narratives; " + out.loc[pushed, "reasons"]

@@ -72,27 +72,60 @@ def test_repro_logs_one_mlflow_run_with_model_and_predictions(repro):
     assert [c.name for c in model.metadata.get_input_schema().inputs][:2] == ["userid", "user_display_name"]
 
 
-def test_model_folder_scores_a_raw_dump_like_the_evaluate_stage(repro):
+def test_model_folder_scores_a_raw_dump_like_the_stages(repro):
+    """The registered model is the refit (register.refit_all): it scores a raw dump exactly as
+    the refit's folders do in-process; and the evaluated folders score it as `evaluate` did."""
     work, _, _ = repro
     import mlflow.pyfunc
     import pandas as pd
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from pipeline.serving import model_input
+    from pipeline.config import load_params
+    from pipeline.serving import make_bundle, model_input, score_tables
 
+    params = load_params(work / "params.yaml")
     accounts = pq.read_table(work / "data/interim/accounts.parquet")
     held = accounts.filter(pc.equal(accounts.column("campaign"), "covid_2020"))
     tweets = pq.read_table(work / "data/interim/tweets.parquet", filters=[("campaign", "=", "covid_2020")])
     out = mlflow.pyfunc.load_model(str(work / "models/statelink")).predict(model_input(held, tweets))
     assert list(out.columns) == ["userid", "score", "label", "reasons", "coord_cluster", "n_tweets_seen", "no_tweets"]
-    evaluated = pd.read_parquet(work / "reports/predictions.parquet").query("split == 'holdout' and model == 'ensemble'")
-    both = evaluated.merge(out, on="userid", suffixes=("_eval", "_model"))
+    enc = work / "models/encoder/classifier"
+    refit = score_tables(held, tweets, make_bundle(work / "models/refit/gbm", params.features, enc, params.encoder,
+                                                   work / "models/refit/ensemble"))
+    both = refit.merge(out, on="userid", suffixes=("_refit", "_model"))
     assert len(both) == held.num_rows
     # int8 encoder inference in a fresh process: equal up to float noise.
-    assert (both["score_eval"] - both["score_model"]).abs().max() < 1e-6
+    assert (both["score_refit"] - both["score_model"]).abs().max() < 1e-6
     flagged = out[out["label"] == "state_linked"]
     assert len(flagged) and flagged["reasons"].str.len().gt(0).all()
+    # The evaluated fit, served the same way, gives the evaluate stage's held-out scores.
+    served = score_tables(held, tweets, make_bundle(work / "models/gbm", params.features, enc, params.encoder,
+                                                    work / "models/ensemble"))
+    evaluated = pd.read_parquet(work / "reports/predictions.parquet").query("split == 'holdout' and model == 'ensemble'")
+    same = evaluated.merge(served, on="userid", suffixes=("_eval", "_served"))
+    assert len(same) == held.num_rows and (same["score_eval"] - same["score_served"]).abs().max() < 1e-6
+    # The refit learnt from the held-out campaign too: it is a different model.
+    assert (same.set_index("userid")["score_served"] - both.set_index("userid")["score_model"]).abs().max() > 1e-3
+    record = json.loads((work / "models/refit/refit.json").read_text())
+    assert record["refit_all"] and "covid_2020" in record["campaigns"]
+    assert "## Which fit is which" in (work / "docs/model-card.md").read_text()
+
+
+def test_drift_warning_speaks_on_a_foreign_world_and_not_on_the_held_out_campaign(repro):
+    work, env, _ = repro
+    metrics = json.loads((work / "reports/metrics.json").read_text())
+    assert metrics["drift"]["holdout"]["out_of_distribution"] == 0
+    assert metrics["drift"]["shift"]["out_of_distribution"] == 1
+    for name, dump, warns in (("shift", "data/raw/shift", True), ("held", "data/raw/sample/covid_2020", False)):
+        out = work / f"{name}.parquet"
+        res = run_cmd([str(BIN / "statelink"), "score", dump, "--out", str(out), "--no-progress"], work, env)
+        assert ("probabilities are not calibrated for this dump" in res.stderr) is warns, res.stderr
+        meta = json.loads((work / f"{name}.parquet.meta.json").read_text())
+        assert meta["drift"]["checked"] and meta["drift"]["out_of_distribution"] is warns
+        assert meta["calibration"]["fit"] == "leave-one-campaign-out" and meta["calibration"]["meaning"]
+        if warns:
+            assert meta["drift"]["warning"] and meta["drift"]["most_drifted"]
 
 
 def test_cascade_runs_the_encoder_only_inside_the_band(repro):

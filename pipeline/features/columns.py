@@ -15,6 +15,16 @@ import pyarrow as pa
 META_COLUMNS = ("userid", "campaign", "label", "account_language", "main_language", "n_tweets_seen", "coord_cluster", "doc")
 
 
+# The features an account has without any tweet: its users-file row and its creation batch
+# (`behaviour.profile_features_sql`). The profile-only member reads these alone.
+PROFILE_FEATURES = (
+    "log_followers", "log_following", "log_follower_ratio", "under_ten_followers", "has_description",
+    "has_location", "has_profile_url", "description_length", "handle_length", "handle_digits",
+    "handle_digit_share", "handle_trailing_digits", "handle_mixed_case", "handle_char_entropy",
+    "name_equals_handle", "name_has_cjk", "creation_batch_size", "is_hashed",
+)
+
+
 def feature_columns(table: pa.Table | list[str]) -> list[str]:
     names = table.column_names if isinstance(table, pa.Table) else list(table)
     return [c for c in names if c not in META_COLUMNS]

@@ -6,7 +6,7 @@ operating threshold beside it in JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightgbm as lgb
@@ -18,7 +18,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from pipeline.config import EvaluateParams, TextNgramParams, TrainGbmParams
 from pipeline.io import atomic_path, write_json
-from pipeline.metrics import apply_platt, fit_platt, threshold_for_precision
+from pipeline.metrics import apply_platt, calibration_record, fit_platt, threshold_for_precision
 
 
 @dataclass
@@ -29,6 +29,7 @@ class GbmResult:
     best_iterations: list[int]
     threshold: float  # on the calibrated score
     calibration: tuple[float, float]  # Platt slope, intercept
+    calibrated_on: dict = field(default_factory=dict)  # calibration_record: what the probability means
 
 
 def lgb_params(p: TrainGbmParams) -> dict:
@@ -78,10 +79,11 @@ def train_gbm(
     oof_frame["raw_score"] = oof
     oof_frame["score"] = calibrated
     threshold = threshold_for_precision(y, calibrated, ev.target_precision)
-    return GbmResult(final, features, oof_frame, best, threshold, platt)
+    record = calibration_record(y, calibrated, threshold, ev.low_prevalence, "out-of-fold", sorted(frame["campaign"].unique()))
+    return GbmResult(final, features, oof_frame, best, threshold, platt, record)
 
 
-def _inner_folds(frame: pd.DataFrame) -> np.ndarray:
+def inner_folds(frame: pd.DataFrame) -> np.ndarray:
     """The split's fold, and for accounts without one (held-out rows) a stable fold from their group."""
     import zlib
 
@@ -90,21 +92,22 @@ def _inner_folds(frame: pd.DataFrame) -> np.ndarray:
     return np.where(frame["fold"].to_numpy() >= 0, frame["fold"].to_numpy(), by_group)
 
 
-def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_rounds: int,
-               calibration: tuple[float, float], text: TextNgramParams | None = None) -> pd.DataFrame:
-    """Leave-one-campaign-out: each campaign scored by a model trained on all the others.
+def loco_raw(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_rounds: int,
+             text: TextNgramParams | None = None) -> pd.DataFrame:
+    """Leave-one-campaign-out: each campaign of `frame` scored by a model trained on all the
+    others (userid, campaign, label, raw_score: the uncalibrated LightGBM score).
 
-    `frame` holds every labelled account (train and held-out). Rounds are fixed to the main
-    model's, so no campaign's own labels tune the model that scores it. With `text`, the
-    n-gram score is refitted without the campaign too (out of fold inside the others), so
-    the campaign's own vocabulary never reaches the model that scores it.
+    Rounds are fixed to the main model's, so no campaign's own labels tune the model that
+    scores it. With `text`, the n-gram score is refitted without the campaign too (out of
+    fold inside the others), so the campaign's own vocabulary never reaches the model that
+    scores it. A campaign is skipped where the others do not hold both classes.
     """
     from pipeline.models import text_ngram
 
     rows = []
     y = (frame["label"] == "state_linked").astype(int).to_numpy()
     campaigns = frame["campaign"].to_numpy()
-    folds = _inner_folds(frame) if text is not None else None
+    folds = inner_folds(frame) if text is not None else None
     docs = frame["doc"].to_numpy(dtype=object) if text is not None else None
     counts = text_ngram.counts(docs, text) if text is not None else None
     base = frame.drop(columns=[text_ngram.FEATURE], errors="ignore") if text is not None else frame
@@ -123,9 +126,48 @@ def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_ro
         booster = lgb.train(lgb_params(p), lgb.Dataset(X[tr], y[tr], weight=compute_sample_weight("balanced", y[tr]), feature_name=features),
                             num_boost_round=n_rounds)
         part = frame.loc[te, ["userid", "campaign", "label"]].copy()
-        part["score"] = apply_platt(booster.predict(X[te]), *calibration)
+        part["raw_score"] = booster.predict(X[te])
         rows.append(part)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["userid", "campaign", "label", "score"])
+    return (pd.concat(rows, ignore_index=True) if rows
+            else pd.DataFrame(columns=["userid", "campaign", "label", "raw_score"]))
+
+
+def train_loco(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_rounds: int,
+               calibration: tuple[float, float], text: TextNgramParams | None = None) -> pd.DataFrame:
+    """`loco_raw` over every labelled campaign (train and held-out), calibrated as the model is:
+    the evaluate stage's leave-one-campaign-out figures."""
+    out = loco_raw(frame, features, p, n_rounds, text)
+    out["score"] = apply_platt(out["raw_score"].to_numpy(dtype=float), *calibration)
+    return out.drop(columns=["raw_score"])
+
+
+def cross_campaign_calibration(result: GbmResult, train: pd.DataFrame, p: TrainGbmParams, ev: EvaluateParams,
+                               text: TextNgramParams | None = None) -> tuple[GbmResult, pd.DataFrame | None]:
+    """Calibrate and choose the operating point on predictions *across* training campaigns.
+
+    In-distribution folds share a campaign's topics, clients and clock with the accounts
+    they score, so a probability fitted on them is too sure off-sample. Here each training
+    campaign is scored by a model trained on the other training campaigns only (the held-out
+    campaigns stay unseen), and the Platt map and the threshold are fitted on those scores:
+    the probability then says what it means for a campaign the model never saw. With fewer
+    than two training campaigns that hold both classes there is nothing to leave out, and
+    the out-of-fold calibration stands (`result.calibrated_on` says which).
+
+    Returns the recalibrated result (its OOF scores recalibrated too) and the cross-campaign
+    predictions (userid, campaign, label, raw_score, score), or None where none were made.
+    """
+    cross = loco_raw(train, result.features, p, result.booster.num_trees(), text)
+    if cross["campaign"].nunique() < 2:
+        return result, None
+    y = (cross["label"] == "state_linked").to_numpy().astype(int)
+    platt = fit_platt(y, cross["raw_score"].to_numpy(dtype=float))
+    cross["score"] = apply_platt(cross["raw_score"].to_numpy(dtype=float), *platt)
+    threshold = threshold_for_precision(y, cross["score"].to_numpy(), ev.target_precision)
+    oof = result.oof.copy()
+    oof["score"] = apply_platt(oof["raw_score"].to_numpy(dtype=float), *platt)
+    return replace(result, oof=oof, threshold=threshold, calibration=platt,
+                   calibrated_on=calibration_record(y, cross["score"].to_numpy(), threshold, ev.low_prevalence,
+                                                    "leave-one-campaign-out", sorted(cross["campaign"].unique()))), cross
 
 
 def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=None) -> None:
@@ -141,7 +183,8 @@ def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=Non
     write_json(out_dir / "meta.json", {
         "features": result.features,
         "threshold": result.threshold,
-        "calibration": {"method": "platt", "slope": result.calibration[0], "intercept": result.calibration[1]},
+        "calibration": {"method": "platt", "slope": result.calibration[0], "intercept": result.calibration[1],
+                        **result.calibrated_on},
         "best_iterations": result.best_iterations,
         "num_trees": result.booster.num_trees(),
         "params": params.model_dump(),

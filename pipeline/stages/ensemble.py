@@ -1,4 +1,4 @@
-"""The `ensemble` stage: stack LightGBM and the encoder on out-of-fold scores; score the held-out accounts."""
+"""The `ensemble` stage: stack LightGBM and the encoder on held-out member scores; score the held-out accounts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pandas as pd
 
 from pipeline.config import Params
 from pipeline.io import atomic_path, write_json
-from pipeline.metrics import threshold_for_precision
-from pipeline.models.ensemble import apply_stacker, fit_stacker, join_members
+from pipeline.models.ensemble import apply_stacker, join_members, stack
 from pipeline.scoring import GbmScorer
 from pipeline.split import labelled
 
@@ -29,15 +28,12 @@ def run(params: Params, paths: Paths) -> str:
     test = frame[frame["role"] == "test"].copy()
     test["score"] = GbmScorer.load(paths.gbm).score(test)
     enc_oof = pd.read_parquet(paths.encoder / "oof.parquet")
-    oof = join_members(pd.read_parquet(paths.gbm / "oof.parquet"), enc_oof)
+    # LightGBM's scores across training campaigns (cross.parquet; out of fold where there was
+    # one training campaign only): the stacker learns how far a member travels.
+    gbm_held = paths.gbm / "cross.parquet"
+    oof = join_members(pd.read_parquet(gbm_held if gbm_held.exists() else paths.gbm / "oof.parquet"), enc_oof)
     held = join_members(test, pd.read_parquet(paths.encoder / "holdout.parquet"))
-    y = (oof["label"] == "state_linked").to_numpy().astype(int)
-    target = params.evaluate.target_precision
-    meta, cv = fit_stacker(y, oof["gbm"].to_numpy(), oof["encoder"].to_numpy(), target,
-                           params.ensemble.c, params.ensemble.seed)
-    enc_oof = enc_oof.dropna(subset=["score"])
-    meta["encoder_threshold"] = threshold_for_precision(
-        (enc_oof["label"] == "state_linked").to_numpy().astype(int), enc_oof["score"].to_numpy(), target)
+    meta, cv = stack(oof, enc_oof, params.ensemble, params.evaluate)
     paths.out.mkdir(parents=True, exist_ok=True)
     write_json(paths.out / "meta.json", meta)
     oof_out = oof.assign(score=cv)
@@ -46,4 +42,4 @@ def run(params: Params, paths: Paths) -> str:
         with atomic_path(paths.out / name) as tmp:
             table.to_parquet(tmp, index=False)
     w = ", ".join(f"{m} {c:+.2f}" for m, c in zip(meta["members"], meta["coef"]))
-    return f"stacked {len(oof)} out-of-fold accounts: logit weights {w}; threshold {meta['threshold']:.3f}"
+    return f"stacked {len(oof)} held-out member scores: logit weights {w}; threshold {meta['threshold']:.3f} ({meta['cv']})"

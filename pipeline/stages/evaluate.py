@@ -12,8 +12,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import drift
 from pipeline.config import Params
-from pipeline.evaluate import draw_plots, evaluate_models, headline_line, shift_metrics, write_outputs
+from pipeline.evaluate import draw_plots, evaluate_models, headline, headline_line, shift_metrics, write_outputs
 from pipeline.ingest import ingest_dumps
 from pipeline.scoring import GbmScorer
 from pipeline.serving import make_bundle, score_tables
@@ -37,9 +38,10 @@ def _read_predictions(path: Path, lang: pd.DataFrame) -> pd.DataFrame:
     return pd.read_parquet(path).merge(lang, on="userid", how="left")
 
 
-def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float]:
+def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float, drift.DriftReport]:
     """The shifted world scored as `statelink score` scores a dump (one population, the cascade
-    as configured), each account with the label of the folder it came from; and the threshold."""
+    as configured), each account with the label of the folder it came from; the threshold;
+    and the drift check `statelink score` would print."""
     dumps = [(str(d), d.parent.name, d.name) for d in sorted(paths.shift.glob("*/*")) if d.is_dir()]
     with_encoder = paths.encoder is not None and paths.ensemble is not None and (paths.ensemble / "meta.json").exists()
     bundle = make_bundle(paths.gbm, params.features, paths.encoder if with_encoder else None, params.encoder,
@@ -52,8 +54,27 @@ def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float]:
         # Scored as a foreign dump: no campaign, so coordination runs across everything in it.
         unlabelled = accounts.set_column(accounts.schema.get_field_index("campaign"), "campaign",
                                          pa.nulls(accounts.num_rows, pa.string()))
-        scored = score_tables(unlabelled, pq.read_table(Path(tmp) / "tweets.parquet"), bundle, band=band)
-    return scored.drop(columns=["label"]).merge(truth, on="userid", validate="one_to_one"), bundle.threshold
+        feats: list[pd.DataFrame] = []
+        scored = score_tables(unlabelled, pq.read_table(Path(tmp) / "tweets.parquet"), bundle, band=band, features=feats)
+    report = dump_drift_of(feats[0], bundle.scorer.reference, params)
+    # Each account's own operating threshold (the profile-only member's where it posted nothing).
+    thresholds = pd.DataFrame({"userid": feats[0]["userid"], "threshold": bundle.thresholds(feats[0])})
+    out = scored.drop(columns=["label"]).merge(truth, on="userid", validate="one_to_one").merge(thresholds, on="userid")
+    return out, out["threshold"].to_numpy(), report
+
+
+def dump_drift_of(frame: pd.DataFrame, reference: dict | None, params: Params) -> drift.DriftReport:
+    d = params.score.drift
+    return drift.check(reference, frame, d.major_psi, d.max_major_share, d.min_accounts)
+
+
+def drift_metrics(report: drift.DriftReport) -> dict:
+    """The drift check as numbers (MLflow metrics take numbers only)."""
+    out = {"out_of_distribution": float(report.out_of_distribution), "features_shifted": float(report.major),
+           "features": float(report.features)}
+    if report.median_psi is not None:
+        out["median_psi"] = round(report.median_psi, 6)
+    return out
 
 
 def run(params: Params, paths: Paths) -> str:
@@ -78,9 +99,20 @@ def run(params: Params, paths: Paths) -> str:
                              "oof": _read_predictions(paths.ensemble / "oof.parquet", lang), "threshold": ens["threshold"]}
         primary = "ensemble"
     metrics = evaluate_models(preds, primary, params.evaluate)
+    # The drift check `statelink score` runs: silent on the held-out campaign, it should speak on a foreign world.
+    metrics["drift"] = {"holdout": drift_metrics(dump_drift_of(test, scorer.reference, params))}
     if paths.shift is not None:
-        shifted, threshold = score_shifted(params, paths)
+        shifted, threshold, shift_drift = score_shifted(params, paths)
         metrics["shift"] = shift_metrics(shifted, threshold, params.evaluate)
+        metrics["drift"]["shift"] = drift_metrics(shift_drift)
+        no_posts = shifted[shifted["no_tweets"]]
+        if len(no_posts) and no_posts["label"].nunique() == 2:
+            metrics["shift"]["no_tweets"] = headline(no_posts, no_posts["threshold"].to_numpy(), params.evaluate)
+    if scorer.profile is not None:
+        # The profile-only member on every held-out account, as if none had posted.
+        only = test.assign(score=scorer.profile.score(test))
+        metrics["profile_only"] = {"threshold": round(scorer.profile.threshold, 6),
+                                   "holdout": headline(only, scorer.profile.threshold, params.evaluate)}
 
     # Per-account predictions: held-out scores from the final models, training scores out of fold.
     cols = ["userid", "campaign", "label", "main_language", "score"]

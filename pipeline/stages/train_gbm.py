@@ -1,4 +1,5 @@
-"""The `train_gbm` stage: LightGBM with grouped out-of-fold scores, calibration and leave-one-campaign-out."""
+"""The `train_gbm` stage: LightGBM with grouped out-of-fold scores, calibration across
+training campaigns, leave-one-campaign-out scores and the drift reference."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import Params
-from pipeline.features.columns import feature_columns, model_features
 from pipeline.io import atomic_path
-from pipeline.models import text_ngram
-from pipeline.models.gbm import save_gbm, train_gbm, train_loco
+from pipeline.models.fit import fit_gbm_folder
+from pipeline.models.gbm import train_loco
 from pipeline.split import labelled
 
 
@@ -17,26 +17,23 @@ from pipeline.split import labelled
 class Paths:
     features: Path  # data/features/features.parquet
     split: Path  # data/split.parquet
-    out: Path  # models/gbm: model.txt, meta.json, oof.parquet, loco.parquet (+ the n-gram arrays)
+    # models/gbm: model.txt, meta.json, oof.parquet, cross.parquet (training campaigns, each
+    # scored by a model of the others: the calibration's data), loco.parquet, reference.json
+    # (the training features' deciles: pipeline/drift.py), the n-gram arrays, and profile/:
+    # the profile-only member, a model folder of its own.
+    out: Path
 
 
 def run(params: Params, paths: Paths) -> str:
     frame = labelled(paths.features, paths.split)
     train = frame[frame["role"] == "train"].reset_index(drop=True)
-    features = model_features(feature_columns(list(frame.columns.drop(["role", "fold", "group"]))),
-                              params.train_gbm.exclude_features)
-    tp = params.train_gbm.text_ngram
-    ngram = None
-    if tp.enabled:
-        y = (train["label"] == "state_linked").to_numpy().astype(int)
-        c = text_ngram.counts(train["doc"], tp)
-        train[text_ngram.FEATURE] = text_ngram.oof_scores(train["doc"], y, train["fold"].to_numpy(), tp, c=c)
-        ngram = text_ngram.fit_ngram(train["doc"], y, tp, c=c)
-        features = [*features, text_ngram.FEATURE]
-    result = train_gbm(train, features, params.train_gbm, params.evaluate)
-    save_gbm(result, paths.out, params.train_gbm, ngram)
-    loco = train_loco(frame, features, params.train_gbm, result.booster.num_trees(), result.calibration,
+    fitted = fit_gbm_folder(train, params, paths.out)
+    result, tp = fitted.main, params.train_gbm.text_ngram
+    loco = train_loco(frame, fitted.features, params.train_gbm, result.booster.num_trees(), result.calibration,
                       tp if tp.enabled else None)
     with atomic_path(paths.out / "loco.parquet") as tmp:
         loco.to_parquet(tmp, index=False)
-    return f"trained LightGBM on {len(train)} accounts, {len(features)} features, {result.booster.num_trees()} trees"
+    cal = result.calibrated_on
+    return (f"trained LightGBM on {len(train)} accounts, {len(fitted.features)} features, {result.booster.num_trees()} trees; "
+            f"calibrated {cal['fit']} over {', '.join(cal['campaigns'])} (threshold {result.threshold:.3f}); "
+            f"profile-only member on {len(fitted.profile.features)} features (threshold {fitted.profile.threshold:.3f})")
