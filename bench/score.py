@@ -1,13 +1,19 @@
-"""Benchmark `statelink score`: accounts/s end to end and per stage, peak RSS, with and
-without the encoder cascade, on a dump made with the sample generator's machinery.
+"""Benchmark `statelink score`: accounts/s end to end and per stage, peak RSS, the model's
+load time, the encoder's share, with and without the encoder cascade.
 
-    python bench/score.py                                  # 100k accounts / 10M tweets
-    python bench/score.py --tweets 1000000                 # a smaller dump
+    python bench/score.py                                  # a real-shaped dump: 18k accounts, ~540k tweets
+    python bench/score.py --accounts 100000                # a larger real-shaped dump
+    python bench/score.py --shape replicated               # 100k accounts / 10M tweets, texts replicated
+    python bench/score.py --shape replicated --tweets 1000000
     python bench/score.py --model models/statelink         # the model `dvc repro` built
-    python bench/score.py --tweets 1000000 --variants cascade spark   # local vs Spark local[2]
+    python bench/score.py --shape replicated --tweets 1000000 --variants cascade spark   # local vs Spark local[2]
 
-The dump is the features benchmark's (bench/features.py: a generated base population
-replicated with fresh ids); its ingested tables are scored directly, so the figures are
+Two dump shapes. `real` (the default) is shaped like a real release: the shifted world's
+generator (pipeline/dev/shifted.py) at the size asked, Pareto-tailed tweets per account (a
+third post 1-5 tweets, a few thousands), distinct texts with edits, raw archive files
+(gzip, zip, split parts), so the figures include ingest. `replicated` is the features
+benchmark's (bench/features.py: a generated base population replicated with fresh ids, so
+every text recurs ~50 times); its ingested tables are scored directly, so the figures are
 features + scoring + writing. Each variant runs in its own process, so peak RSS is its own.
 PR-AUC of the cascade vs the full encoder is measured on the labelled sample held-out
 campaign (data/interim, from `dvc repro`), where labels exist. The spark variant scores the
@@ -103,6 +109,28 @@ def compare_engines(local: Path, spark: Path) -> str:
             + ", ".join(f"{c} {'identical' if v else 'DIFFERENT'}" for c, v in same.items()))
 
 
+def real_dump(accounts: int, seed: int, work: Path) -> Path:
+    """A real-shaped raw dump (the shifted world's generator), written once per size and seed."""
+    from pipeline.dev.shifted import generate_world
+
+    out = work / f"real-{accounts}-{seed}"
+    if not (out / ".done").exists():
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        generate_world(seed, accounts, out)
+        (out / ".done").write_text("ok")
+        print(f"wrote a real-shaped dump of {accounts:,} accounts in {time.perf_counter() - t0:.0f} s: {out}", flush=True)
+    return out
+
+
+def replicated_dump(tweets: int, work: Path) -> Path:
+    from bench.features import build_dump
+
+    return build_dump(tweets, work)
+
+
 def _band(text: str) -> tuple[float, float]:
     lo, hi = (float(x) for x in text.split(","))
     return lo, hi
@@ -110,7 +138,10 @@ def _band(text: str) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tweets", type=int, default=10_000_000)
+    ap.add_argument("--shape", choices=("real", "replicated"), default="real")
+    ap.add_argument("--accounts", type=int, default=18_000, help="accounts of a real-shaped dump")
+    ap.add_argument("--seed", type=int, default=3, help="seed of a real-shaped dump")
+    ap.add_argument("--tweets", type=int, default=10_000_000, help="tweets of a replicated dump")
     ap.add_argument("--model", default=str(REPO / "models" / "statelink"))
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "statelink-bench-features")
@@ -129,10 +160,8 @@ def main() -> None:
                                      engine="spark" if args.variant == "spark" else "local")))
         return
     sys.path.insert(0, str(REPO))
-    from bench.features import build_dump
-
     args.work.mkdir(parents=True, exist_ok=True)
-    data = build_dump(args.tweets, args.work)
+    data = real_dump(args.accounts, args.seed, args.work) if args.shape == "real" else replicated_dump(args.tweets, args.work)
     for variant in args.variants:
         res = subprocess.run([sys.executable, __file__, "--variant", variant, "--data", str(data), "--model", args.model,
                               "--partitions", str(args.partitions), "--work", str(args.work)],
@@ -141,11 +170,13 @@ def main() -> None:
             print(f"{variant}: failed\n{res.stderr[-2000:]}")
             continue
         r = json.loads(res.stdout.strip().splitlines()[-1])
-        stages = "  ".join(f"{k} {v:.1f}s" for k, v in {**r["seconds"], **r["score_detail"]}.items())
+        steps = {**r["seconds"], **r["score_detail"]}
+        stages = "  ".join(f"{k} {v:.1f}s ({r['accounts'] / v:,.0f}/s)" if v > 0 else f"{k} {v:.1f}s" for k, v in steps.items())
+        enc = r["encoder_accounts"]
+        share = f"{enc:,} accounts ({enc / max(r['accounts'], 1):.0%})" if enc is not None else "n/c"
         print(f"{variant:<8} {r['accounts']:>8,} accounts {r['tweets']:>11,} tweets  {r['seconds_total']:>7.1f} s  "
-              f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  "
-              f"encoder on {r['encoder_accounts'] if r['encoder_accounts'] is not None else 'n/c'} accounts "
-              f"(band {r['band']})  [{stages}]", flush=True)
+              f"{r['accounts_per_s']:>8,.1f} accounts/s  peak RSS {r['peak_rss_gb']:.2f} GB  model load {r['seconds']['load_model']:.1f} s  "
+              f"encoder on {share} (band {r['band']})  [{stages}]", flush=True)
     if "spark" in args.variants and "cascade" in args.variants:
         print(compare_engines(args.work / "scores-cascade.parquet", args.work / "scores-spark.parquet"), flush=True)
     if args.quality:

@@ -302,7 +302,7 @@ def _stage_partitions(feats: Path, interim: Path, work: Path, model: LoadedModel
     t0 = time.perf_counter()
     parts = work / "parts"
     parts.mkdir(exist_ok=True)
-    con = duck.connect(config={"memory_limit": memory_limit, "threads": 2})
+    con = duck.connect(config={"memory_limit": memory_limit, "threads": duck.available_cores()})
     total = con.execute(f"SELECT COUNT(*) FROM read_parquet('{feats}')").fetchone()[0]
     report.partitions = n
     report.encoder_accounts = 0

@@ -187,7 +187,7 @@ def score_tables(accounts: pa.Table, tweets: pa.Table, bundle: Bundle, memory_li
                  features: list | None = None) -> pd.DataFrame:
     """Score every account in `accounts`; coordination is computed across all of them.
     `features`, when given a list, receives the feature frame (for the drift check)."""
-    con = duck.connect(config={"memory_limit": memory_limit, "threads": 2})
+    con = duck.connect(config={"memory_limit": memory_limit, "threads": duck.available_cores()})
     try:
         con.register("acc_in", accounts)
         con.register("tw_in", tweets)
@@ -258,13 +258,14 @@ def score_frame(frame: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
 def load_encoder(folder: Path, ep) -> Callable[[list[str]], np.ndarray]:
     """documents -> P(state-linked), scored exactly as the train_encoder stage scored held-out accounts.
 
-    Fast inference: the folder's int8 ONNX graph, one document per run on `cpu_threads`
-    threads, without loading the torch model. Otherwise the fp32 torch classifier.
+    Fast inference: the folder's int8 ONNX graph, one document per run on every available core
+    (`duck.available_cores`), without loading the torch model. Otherwise the fp32 torch classifier.
     """
     if ep.fast_inference:
         from pipeline.encoder.fast import load_int8
 
-        return load_int8(folder, ep.cpu_threads)
+        # Documents run one per core: as many at once as there are cores (scores do not change).
+        return load_int8(folder, duck.available_cores())
     from pipeline.encoder.finetune import load_classifier, predict_model
 
     model, tok = load_classifier(folder, "cpu")

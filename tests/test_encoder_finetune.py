@@ -425,8 +425,16 @@ def test_stage_writes_model_oof_and_holdout(tmp_path, tiny_dir):
 
     p = fast_params()
     docs = account_documents(tmp_path / "tweets.parquet", holdout["userid"], p.tweets_per_account, p.seed, p.max_chars)
-    again = OnnxClassifier(out / FAST_FILE).predict([docs[u] for u in holdout["userid"]], AutoTokenizer.from_pretrained(out))
+    texts = [docs[u] for u in holdout["userid"]]
+    again = OnnxClassifier(out / FAST_FILE).predict(texts, AutoTokenizer.from_pretrained(out))
     np.testing.assert_array_equal(again, holdout["score"].to_numpy())
+    # The scoring path's tokenizer (no transformers import) gives the same ids and scores.
+    from pipeline.encoder.fast import TOKENIZER_FILE, DocTokenizer, load_int8
+    from pipeline.encoder.runtime import tokenize
+
+    edge = [*texts, "", " ", "x" * 5000, "中文" * 400]
+    assert tokenize(DocTokenizer(out / TOKENIZER_FILE), edge, "query: ", 48) == tokenize(AutoTokenizer.from_pretrained(out), edge, "query: ", 48)
+    np.testing.assert_array_equal(load_int8(out, 1)(texts), holdout["score"].to_numpy())
 
 
 # ------------------------------------------------------------- the real encoder -------------

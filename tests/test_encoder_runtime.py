@@ -61,6 +61,20 @@ def test_probabilities_are_the_sigmoid_and_refuse_non_finite_logits():
         probabilities(np.array([0.0, np.nan]), "m")
 
 
+def test_loading_the_int8_scorer_loads_no_model_library(tmp_path):
+    """The scoring path builds its tokenizer from tokenizer.json: neither transformers nor torch
+    is imported to load a model folder's int8 scorer (they cost ~7 s of a model's load)."""
+    pytest.importorskip("transformers")
+    from pipeline.encoder.tiny import build_tiny_encoder
+
+    folder = build_tiny_encoder(tmp_path / "tiny")
+    code = ("import sys; from pipeline.encoder.fast import DocTokenizer, TOKENIZER_FILE; from pathlib import Path; "
+            f"t = DocTokenizer(Path({str(folder)!r}) / TOKENIZER_FILE); t(['ab'], True, 8, False); "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_importing_the_scoring_modules_loads_no_model_library():
     """The int8 scorer (and Spark executors unpickling it) need not pay for torch at import."""
     code = ("import sys, pipeline.encoder.runtime, pipeline.encoder.fast; "

@@ -249,6 +249,38 @@ def test_bom_crlf_and_mixed_boolean_spellings(tmp_path: Path) -> None:
     assert quarantine(out) == []
 
 
+def test_cr_only_line_ends_are_read_as_lines(tmp_path: Path) -> None:
+    """Old Mac exports end lines with CR alone; quoted newlines are CRs too."""
+    f = write_csv(tmp_path / "d" / "mac_tweets.csv",
+                  [tweet_row("1", tweet_text="two\rlines"), tweet_row("2", when="yesterday"), tweet_row("3")], newline="\r")
+    assert b"\n" not in f.read_bytes()
+    out = tmp_path / "out"
+    report = ingest_dumps([(str(f), None, None)], out)
+    tw = tweets(out)
+    assert set(tw) == {"1", "3"} and tw["1"]["tweet_text"] == "two\nlines" and tw["3"]["tweet_text"] == "hello"
+    [q] = quarantine(out)
+    assert q["line"] == "4" and q["reason"].startswith("unparseable tweet_time")  # numbered by CR
+    assert any("CR alone" in w for w in report.warnings)
+    assert_counts_add_up(report, out)
+
+
+def test_a_header_repeated_mid_file_is_skipped_and_counted(tmp_path: Path) -> None:
+    """Parts joined with `cat` repeat the header: not data, and not an unparseable time."""
+    a = write_csv(tmp_path / "parts" / "p1.csv", [tweet_row("1"), tweet_row("2")])
+    b = write_csv(tmp_path / "parts" / "p2.csv", [tweet_row("3"), tweet_row("4", when="yesterday")])
+    joined = tmp_path / "d" / "joined_tweets.csv"
+    joined.parent.mkdir()
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    out = tmp_path / "out"
+    report = ingest_dumps([(str(joined), None, None)], out)
+    assert set(tweets(out)) == {"1", "2", "3"}
+    [q] = quarantine(out)
+    assert q["line"] == "6" and q["reason"].startswith("unparseable tweet_time")
+    [fr] = report.files
+    assert fr.header_rows == 1 and fr.rows_read == 3 and fr.rows_quarantined == 1
+    assert_counts_add_up(report, out)
+
+
 def test_ids_lists_and_coordinates(tmp_path: Path) -> None:
     f = write_csv(
         tmp_path / "d" / "ids_tweets.csv",

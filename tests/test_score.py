@@ -149,3 +149,19 @@ def test_cli_score_prints_a_summary(trained_model, tmp_path):
     assert "scored" in res.output and "flagged" in res.output
     res = CliRunner().invoke(app, ["score", str(tmp_path / "missing"), "--model", str(trained_model["model"]), "--out", str(tmp_path / "t.parquet")])
     assert res.exit_code == 2 and "error:" in res.output and "Traceback" not in res.output
+
+
+def test_scoring_threads_follow_the_cores_or_the_override(monkeypatch):
+    import os
+
+    from pipeline import duck
+    from pipeline.errors import ConfigError
+
+    monkeypatch.delenv(duck.THREADS_ENV, raising=False)
+    assert duck.available_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv(duck.THREADS_ENV, "3")
+    assert duck.available_cores() == 3
+    for bad in ("0", "two"):
+        monkeypatch.setenv(duck.THREADS_ENV, bad)
+        with pytest.raises(ConfigError, match=duck.THREADS_ENV):
+            duck.available_cores()

@@ -37,7 +37,7 @@ def materialise_tweets(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextlib.contextmanager
-def connect(memory_limit: str = "4GB", threads: int = 2, spill_dir: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(memory_limit: str = "4GB", threads: int | None = None, spill_dir: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection for feature work.
 
     With `spill_dir`, the database is a file there: temp tables (the working table, item and
@@ -45,7 +45,8 @@ def connect(memory_limit: str = "4GB", threads: int = 2, spill_dir: Path | None 
     database keeps its tables in RAM and runs out of memory on a large dump. The folder is
     removed on exit.
     """
-    config = {"memory_limit": memory_limit, "threads": threads, "preserve_insertion_order": False}
+    # Every available core by default (`duck.available_cores`): the features do not depend on it.
+    config = {"memory_limit": memory_limit, "threads": threads or duck.available_cores(), "preserve_insertion_order": False}
     if spill_dir is None:
         con = duck.connect(config=config)
     else:

@@ -67,10 +67,13 @@ def _read_rows(fh: IO[bytes], out: FileSink, kind: str, max_field_chars: int, he
             f"(its header has: {', '.join(names[:12])}{'…' if len(names) > 12 else ''})."
         )
     headers.remember(src, names)
+    if st.cr_only:
+        out.warn(f"{src} ends its lines with CR alone (an old Mac export); read each CR as a line end.")
     idx: dict[str, int] = {}
     for i, n in enumerate(names):
         idx.setdefault(n, i)
     width = len(names)
+    first_name = names[0]  # a row starting with it may be the header again (cheap check first)
     if kind == "tweets":
         convert, keep = _tweet_converter(idx, width), out.tweet
     else:
@@ -94,6 +97,10 @@ def _read_rows(fh: IO[bytes], out: FileSink, kind: str, max_field_chars: int, he
                 last_end = end = reader.line_num
                 if not row:
                     out.blank_line()
+                    continue
+                if row[0][:1].isalpha() and row[0].strip().lower() == first_name and [
+                        f.strip().lower() for f in row] == names:
+                    out.header_row()  # the header again: parts joined with `cat`
                     continue
                 if bad:
                     why = st.bad_reason(start, end)

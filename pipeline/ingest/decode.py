@@ -81,11 +81,12 @@ class LineState:
     UTF-8 or NUL bytes, the last two blocks of lines (for the quarantine's raw text), and
     whether the input is exhausted."""
 
-    __slots__ = ("bad", "eof", "blocks")
+    __slots__ = ("bad", "eof", "blocks", "cr_only")
 
     def __init__(self) -> None:
         self.bad: dict[int, str] = {}  # line number -> reason
         self.eof = False
+        self.cr_only = False  # the file ends its lines with CR alone (read as if they were LF)
         self.blocks: list[tuple[int, list[str]]] = []  # (number of first line, lines)
 
     def raw(self, first: int, last: int) -> str:
@@ -132,6 +133,11 @@ def line_blocks(fh: IO[bytes], st: LineState) -> Iterator[list[str]]:
             first = False
             if chunk.startswith(UTF8_BOM):
                 chunk = chunk[3:]
+            # Classic Mac OS exports end lines with CR alone: with no LF in the first block,
+            # every CR is a line end (quoted newlines included, as the csv module expects).
+            st.cr_only = b"\r" in chunk and b"\n" not in chunk
+        if st.cr_only:
+            chunk = chunk.replace(b"\r", b"\n")
         if chunk:
             data = rest + chunk
             cut = data.rfind(b"\n") + 1

@@ -236,4 +236,5 @@ def _read_source(
     report = out.report
     refuse_wrong_encoding(label, out.bad_utf8, report.rows_read + report.rows_quarantined)
     sink.file_reports.append(report)
-    shown.say(f"ingest: {label}: {report.rows_read} rows read, {report.rows_quarantined} quarantined")
+    repeated = f", {report.header_rows} repeated header rows skipped" if report.header_rows else ""
+    shown.say(f"ingest: {label}: {report.rows_read} rows read, {report.rows_quarantined} quarantined{repeated}")

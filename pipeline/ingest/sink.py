@@ -49,6 +49,7 @@ class FileReport:
     rows_read: int
     rows_quarantined: int
     blank_lines: int = 0  # empty lines: not records, neither read nor quarantined
+    header_rows: int = 0  # the header repeated mid-file (parts joined with `cat`): skipped, not data
 
 
 class Dump(NamedTuple):
@@ -223,6 +224,9 @@ class FileSink:
 
     def blank_line(self) -> None:
         self.report.blank_lines += 1
+
+    def header_row(self) -> None:
+        self.report.header_rows += 1
 
     def warn(self, message: str) -> None:
         self.sink.warnings.append(message)
