@@ -282,6 +282,7 @@ def score(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     engine: Annotated[str, typer.Option(help="local: DuckDB on this machine; spark: a Spark cluster (pip install 'statelink\\[spark]'). Same scores.")] = "local",
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL for --engine spark; default $SPARK_MASTER, spark-defaults' spark.master, else local[*].")] = None,
+    network_dir: Annotated[Optional[Path], typer.Option("--network", help="Also write the coordination network with its evidence to this folder (as `statelink network`, with the scores).")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Score every account in a dump: userid, score, label, reasons, cluster, tweets seen."""
@@ -301,10 +302,36 @@ def score(
         rep = score_dump(inputs, loaded, out, partitions=partitions or sp.partitions, memory_limit=memory_limit or sp.memory_limit,
                          resume=resume, progress=progress, ingest=cfg.ingest if cfg else None, engine=engine,
                          spark_master=spark_master, cascade=tuple(sp.cascade_band) if use_cascade else None,
-                         drift=sp.drift)
+                         drift=sp.drift, network=network_dir,
+                         evidence_items=cfg.network.evidence_items if cfg else 10)
         if rep.warning:
             typer.secho(f"warning: {rep.warning}", fg="yellow", err=True)
         return rep.summary(with_encoder=loaded.bundle.encoder is not None)
+
+    _run(body)
+
+
+@app.command()
+def network(
+    inputs: Annotated[list[str], typer.Argument(help="Dump folders, files or globs (anything `ingest` reads), or a folder of ingested Parquet tables.")],
+    out: Annotated[Path, typer.Option(help="Folder to write: edges.parquet, nodes.parquet, clusters.parquet, network.graphml.")] = Path("network"),
+    scores: Annotated[Optional[Path], typer.Option(help="`statelink score` output for the same dump: adds score and label to the nodes and clusters.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, it spills past it; default score.memory_limit.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """The coordination network of a dump with its evidence: every significant tie and the items behind it."""
+
+    def body() -> str:
+        from pipeline.config import FeaturesParams, NetworkParams, ScoreParams
+        from pipeline.network import build_network
+
+        cfg = _params(params) if params.exists() else None
+        return build_network(inputs, out, cfg.features if cfg else FeaturesParams(),
+                             (cfg.network if cfg else NetworkParams()).evidence_items, scores=scores,
+                             ingest=cfg.ingest if cfg else None,
+                             memory_limit=memory_limit or (cfg.score if cfg else ScoreParams()).memory_limit,
+                             progress=progress)
 
     _run(body)
 

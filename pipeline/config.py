@@ -261,6 +261,12 @@ class ScoreParams(_Section):
     drift: DriftParams = DriftParams()
 
 
+class NetworkParams(_Section):
+    # Shared items listed per tie in `statelink network`'s edges (tweet ids, URLs, hashtag
+    # sequences, minutes, near-duplicate groups).
+    evidence_items: int = Field(10, ge=1)
+
+
 class RegisterParams(_Section):
     # The new model takes the `champion` alias when its held-out metric beats the current
     # champion's by at least `min_improvement` (or when there is no champion yet).
@@ -294,6 +300,7 @@ class Params(_Section):
     encoder: EncoderParams = EncoderParams()
     ensemble: EnsembleParams = EnsembleParams()
     score: ScoreParams = ScoreParams()
+    network: NetworkParams = NetworkParams()
     # `register` would shadow pydantic's BaseModel.register; the YAML key stays `register`.
     register_: RegisterParams = Field(RegisterParams(), alias="register")
     tracking: TrackingParams = TrackingParams()

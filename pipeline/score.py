@@ -164,7 +164,7 @@ def score_dump(
     inputs: list[str], model: LoadedModel, out: Path, *, partitions: int = 8, memory_limit: str = "4GB",
     resume: bool = False, progress: bool = True, ingest: IngestParams | None = None,
     engine: str = "local", spark_master: str | None = None, cascade: tuple[float, float] | None = None,
-    drift: DriftParams | None = None,
+    drift: DriftParams | None = None, network: Path | None = None, evidence_items: int = 10,
 ) -> ScoreReport:
     """Score every account of the dump; `engine` "spark" computes features and scores with Spark
     (pipeline/spark_engine.py), with the same results. Ingest and the final write are shared."""
@@ -174,6 +174,8 @@ def score_dump(
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
     if spark_master and engine != "spark":
         raise ConfigError("--spark-master needs --engine spark.")
+    if network is not None and engine != "local":
+        raise ConfigError("--network is written by the local engine only for now; run `statelink network` on the dump.")
     if engine == "spark":
         from pipeline.spark_engine import require_pyspark
 
@@ -195,11 +197,15 @@ def score_dump(
             report.seconds.update(score_spark(interim, work, model, partitions=partitions, memory_limit=memory_limit,
                                               master=spark_master, resume=resume, band=cascade))
         else:
-            feats = _stage_features(interim, work, model, resume, memory_limit, report)
+            net: dict = {}
+            feats = _stage_features(interim, work, model, resume, memory_limit, report,
+                                    (net, evidence_items) if network is not None else None)
             _stage_partitions(feats, interim, work, model, partitions, resume, progress, memory_limit, report, cascade)
         features = work / "features.parquet" if engine == "local" else work / "features" / "*.parquet"
         report.drift = dump_drift(f"read_parquet('{features}')", model.bundle, drift or DriftParams())
         concat_parts(work, out, report)
+        if network is not None:
+            _write_network(net, out, network, work, model, interim, memory_limit, evidence_items)
         write_json(meta_path(out), output_meta(report, model))
         shutil.rmtree(work, ignore_errors=True)
     return report
@@ -274,7 +280,20 @@ def _stage_ingest(inputs, work: Path, resume: bool, params: IngestParams, report
     return interim
 
 
-def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool, memory_limit: str, report: ScoreReport) -> Path:
+def _write_network(net: dict, out: Path, folder: Path, work: Path, model: LoadedModel, interim: Path,
+                   memory_limit: str, evidence_items: int) -> None:
+    """`--network`: the dump's coordination network, its nodes and clusters with the scores."""
+    from pipeline.network import interim_network, read_scores, with_scores, write_network
+
+    # Resumed past the features step: the ties are computed again from the ingested tables.
+    tables = net if "edges" in net else interim_network(interim, model.features, evidence_items, work, memory_limit)
+    write_network(with_scores(tables, read_scores(out)), folder)
+
+
+def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool, memory_limit: str, report: ScoreReport,
+                    network: tuple[dict, int] | None = None) -> Path:
+    """Features of every account (`work/features.parquet`); with `network` ((tables, evidence
+    items)), the coordination network's tables from the same connection, into tables."""
     from pipeline.features.build import build_features
     from pipeline.sql import parquet_source
 
@@ -288,6 +307,10 @@ def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool,
             # Scoring population: everything scored together, whatever campaigns it holds.
             con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
             table = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features)
+            if network is not None:
+                from pipeline.network import network_tables
+
+                network[0].update(network_tables(con, model.features.coordination, network[1]))
         with atomic_path(feats) as tmp:
             pq.write_table(table, tmp)
     report.seconds["features"] = round(time.perf_counter() - t0, 2)

@@ -26,5 +26,24 @@ def test_features_help_names_every_family():
 def test_every_stage_command_is_listed():
     text = _help()
     for cmd in ("sample", "ingest", "features", "split", "train-gbm", "encoder", "ensemble", "evaluate", "register",
-                "model-card", "score", "ui"):
+                "model-card", "score", "ui", "refit", "network"):
         assert cmd in text
+
+
+def test_network_command_writes_its_files(trained_model, tmp_path):
+    res = CliRunner().invoke(app, ["network", str(trained_model["interim"]), "--out", str(tmp_path / "net"), "--no-progress",
+                                   "--params", str(tmp_path / "absent.yaml")])
+    assert res.exit_code == 0, res.output
+    assert "ties over" in res.output and "network.graphml" in res.output
+    assert {p.name for p in (tmp_path / "net").iterdir()} == {"edges.parquet", "nodes.parquet", "clusters.parquet",
+                                                            "network.graphml"}
+
+
+def test_network_with_spark_is_refused_in_one_sentence(tmp_path):
+    import pytest
+
+    from pipeline.errors import ConfigError
+    from pipeline.score import score_dump
+
+    with pytest.raises(ConfigError, match="--network is written by the local engine"):
+        score_dump(["x"], None, tmp_path / "s.parquet", engine="spark", network=tmp_path / "net")
