@@ -336,6 +336,30 @@ def network(
     _run(body)
 
 
+@app.command()
+def report(
+    scores: Annotated[Path, typer.Argument(help="A `statelink score` output (.parquet or .csv; its .meta.json beside it is read too).")],
+    inputs: Annotated[list[str], typer.Argument(help="The dump that was scored: folders, files or globs, or a folder of ingested Parquet tables.")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write (self-contained, works offline).")] = Path("report.html"),
+    top: Annotated[int, typer.Option(help="Accounts listed, most suspicious first.")] = 50,
+    clusters: Annotated[int, typer.Option(help="Coordination clusters drawn, largest first.")] = 6,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """A triage report: the run, the top accounts with their tweets, the largest coordination clusters drawn."""
+
+    def body() -> str:
+        from pipeline.config import FeaturesParams, NetworkParams, ScoreParams
+        from pipeline.report import build_report
+
+        cfg = _params(params) if params.exists() else None
+        return build_report(scores, inputs, out, cfg.features if cfg else FeaturesParams(), top=top, clusters=clusters,
+                            evidence_items=(cfg.network if cfg else NetworkParams()).evidence_items,
+                            ingest=cfg.ingest if cfg else None,
+                            memory_limit=(cfg.score if cfg else ScoreParams()).memory_limit)
+
+    _run(body)
+
+
 @app.command("model-card")
 def model_card(
     metrics: Annotated[Path, typer.Option(help="Metrics JSON from the evaluate stage.")] = Path("reports/metrics.json"),

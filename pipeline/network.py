@@ -191,24 +191,28 @@ def interim_network(interim: Path, features, evidence_items: int, work: Path, me
         return network_tables(con, features.coordination, evidence_items)
 
 
+def ingested(inputs: list[str], work: Path, ingest=None, progress: bool = False) -> Path:
+    """The folder of ingested tables for `inputs`: the one given, or the dump ingested under `work`."""
+    from pipeline.ingest import ingest_dumps
+
+    first = Path(inputs[0])
+    if len(inputs) == 1 and (first / "accounts.parquet").exists() and (first / "tweets.parquet").exists():
+        return first
+    ingest_dumps([(i, None, None) for i in inputs], work / "interim", ingest, progress=progress)
+    return work / "interim"
+
+
 def build_network(inputs: list[str], out: Path, features, evidence_items: int, *, scores: Path | None = None,
                   ingest=None, memory_limit: str = "4GB", progress: bool = False) -> str:
     """`statelink network`: ingest the dump (or take ingested tables), compute its ties and
     write the network; `scores` (a `statelink score` output) adds score and label."""
     import shutil
 
-    from pipeline.ingest import ingest_dumps
-
     out = Path(out)
     work = out.parent / f".{out.name}.work"
     shutil.rmtree(work, ignore_errors=True)
     try:
-        first = Path(inputs[0])
-        if len(inputs) == 1 and (first / "accounts.parquet").exists() and (first / "tweets.parquet").exists():
-            interim = first
-        else:
-            interim = work / "interim"
-            ingest_dumps([(i, None, None) for i in inputs], interim, ingest, progress=progress)
+        interim = ingested(inputs, work, ingest, progress)
         tables = interim_network(interim, features, evidence_items, work, memory_limit)
         tables = with_scores(tables, read_scores(scores) if scores else None)
         write_network(tables, out)

@@ -113,3 +113,71 @@ def shap_summary(names: list[str], contrib: np.ndarray, X: np.ndarray, path: Pat
         ax.set_title("SHAP summary (held-out accounts)")
         fig.colorbar(sc, ax=ax, label="feature value (rank)")
     return path
+
+
+# --------------------------------------------------------------------------- report figures
+#
+# The triage report (pipeline/report.py) embeds its figures in one HTML file, so these return
+# PNG bytes instead of writing a path.
+
+@contextmanager
+def _png(size=(5.0, 3.6)) -> Iterator:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size, dpi=90)
+    buf = io.BytesIO()
+    out: dict = {}
+    try:
+        yield fig, ax, out
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        out["png"] = buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def cluster_network_png(edges: pd.DataFrame, labels: dict[str, str]) -> bytes:
+    """One cluster's ties drawn (networkx spring layout, seed 0): flagged accounts red, one
+    line per tied pair, thicker for more traces."""
+    import networkx as nx
+
+    g = nx.Graph()
+    for r in edges.itertuples():
+        w = g.get_edge_data(r.source, r.target, {"w": 0})["w"]
+        g.add_edge(r.source, r.target, w=w + 1)
+    with _png() as (fig, ax, out):
+        pos = nx.spring_layout(g, seed=0)
+        colours = ["#c0392b" if labels.get(n) == "state_linked" else "#7f8c8d" for n in g.nodes]
+        nx.draw_networkx_edges(g, pos, ax=ax, width=[0.5 + 0.7 * d["w"] for _, _, d in g.edges(data=True)], alpha=0.4)
+        nx.draw_networkx_nodes(g, pos, ax=ax, node_size=40, node_color=colours)
+        ax.set_axis_off()
+        ax.set_title(f"{g.number_of_nodes()} accounts, {g.number_of_edges()} tied pairs (red: flagged)")
+    return out["png"]
+
+
+def timeline_png(times: pd.Series) -> bytes:
+    """Tweets per day of a cluster's accounts."""
+    with _png((5.0, 2.6)) as (fig, ax, out):
+        days = pd.to_datetime(times, utc=True).dt.floor("D").value_counts().sort_index()
+        ax.bar(days.index, days.to_numpy(), width=1.0, color="#2c3e50")
+        ax.set_ylabel("tweets per day")
+        fig.autofmt_xdate()
+    return out["png"]
+
+
+def weekday_hour_png(times: pd.Series, utc_offset_hours: int) -> bytes:
+    """Tweets by weekday and hour in the operators' time zone (office hours show as a block)."""
+    local = pd.to_datetime(times, utc=True) + pd.Timedelta(hours=utc_offset_hours)
+    grid = np.zeros((7, 24))
+    np.add.at(grid, (local.dt.dayofweek.to_numpy(), local.dt.hour.to_numpy()), 1)
+    with _png((5.0, 2.6)) as (fig, ax, out):
+        im = ax.imshow(grid, aspect="auto", cmap="viridis")
+        ax.set_yticks(range(7), ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+        ax.set_xticks(range(0, 24, 3))
+        ax.set_xlabel(f"hour (UTC{utc_offset_hours:+d})")
+        fig.colorbar(im, ax=ax, label="tweets")
+    return out["png"]

@@ -26,7 +26,7 @@ def test_features_help_names_every_family():
 def test_every_stage_command_is_listed():
     text = _help()
     for cmd in ("sample", "ingest", "features", "split", "train-gbm", "encoder", "ensemble", "evaluate", "register",
-                "model-card", "score", "ui", "refit", "network"):
+                "model-card", "score", "ui", "refit", "network", "report"):
         assert cmd in text
 
 
