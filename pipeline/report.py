@@ -83,7 +83,10 @@ def render(scores: pd.DataFrame, meta: dict | None, accounts: pd.DataFrame, twee
                  "<th>label</th><th>reasons</th><th>cluster</th><th>profile and sample tweets</th></tr>")
     for i, r in enumerate(scores.sort_values(["score", "userid"], ascending=[False, True]).head(top).itertuples(), 1):
         p = prof.loc[r.userid] if r.userid in prof.index else None
-        name = "" if p is None else f"{esc(p['user_display_name'])} @{esc(p['user_screen_name'])}"
+        # In a hashed row the archive writes the id's hash as both names: show it once.
+        name = "" if p is None else " ".join(
+            x for x in (esc(p["user_display_name"]) if p["user_display_name"] != r.userid else "",
+                        f"@{esc(p['user_screen_name'])}" if p["user_screen_name"] not in (None, r.userid) else "") if x)
         profile = "" if p is None else (
             f"<div class='muted'>{esc(p['user_profile_description'])} · {esc(p['follower_count'])} followers · "
             f"created {esc(p['account_creation_date'])}</div>")
