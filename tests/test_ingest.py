@@ -455,6 +455,86 @@ def test_jsonl_v1_control(tmp_path: Path) -> None:
     assert_counts_add_up(report, out)
 
 
+V2_USERS = [
+    {"id": "7", "name": "Org", "username": "org7", "location": "Paris", "description": "", "url": "",
+     "created_at": "2012-10-10T20:19:24.000Z", "public_metrics": {"followers_count": 12, "following_count": 34}},
+    {"id": "66", "name": "Src", "username": "src66", "created_at": "2011-01-01T00:00:00.000Z",
+     "public_metrics": {"followers_count": 900, "following_count": 1}},
+]
+V2_TWEETS = [
+    {"id": "11", "author_id": "7", "created_at": "2018-10-10T20:19:24.000Z", "lang": "en", "text": "the full long text",
+     "source": "Twitter for iPhone", "geo": {"coordinates": {"type": "Point", "coordinates": [2.35, 48.85]}},
+     "entities": {"hashtags": [{"tag": "long"}], "urls": [{"url": "https://t.co/x", "expanded_url": "https://example.org/a"}],
+                  "mentions": [{"username": "someone", "id": "42"}]},
+     "public_metrics": {"retweet_count": 4, "reply_count": 2, "like_count": 3, "quote_count": 1},
+     "attachments": {"poll_ids": ["p1"]}},
+    {"id": "12", "author_id": "7", "created_at": "2018-10-11T06:00:00.000Z", "lang": "en", "text": "RT @src66: hi",
+     "in_reply_to_user_id": "6",
+     "referenced_tweets": [{"type": "retweeted", "id": "55"}, {"type": "quoted", "id": "99"}, {"type": "replied_to", "id": "5"}],
+     "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 0, "quote_count": 0}},
+]
+V2_INCLUDES = {"users": V2_USERS, "tweets": [{"id": "55", "author_id": "66", "text": "hi"}],
+               "polls": [{"id": "p1", "options": [{"position": 1, "label": "yes"}, {"position": 2, "label": "no"}]}]}
+
+
+def _flattened(t: dict) -> dict:
+    """A twarc2-flattened line: the author embedded, referenced tweets expanded."""
+    users = {u["id"]: u for u in V2_USERS}
+    refs = [{**r, **next((x for x in V2_INCLUDES["tweets"] if x["id"] == r["id"]), {})} for r in t.get("referenced_tweets", [])]
+    out = {**t, "author": users[t["author_id"]]}
+    if refs:
+        out["referenced_tweets"] = refs
+    if "attachments" in t:
+        out["attachments"] = {**t["attachments"], "polls": V2_INCLUDES["polls"]}
+    return out
+
+
+@pytest.mark.parametrize("style", ["page", "flattened"])
+def test_jsonl_v2_both_styles(tmp_path: Path, style: str) -> None:
+    d = tmp_path / "control"
+    d.mkdir()
+    if style == "page":
+        bad_page = {"data": [{"id": "13", "author_id": "7", "created_at": "not a time"}, "not an object"], "includes": V2_INCLUDES}
+        lines = [{"data": V2_TWEETS, "includes": V2_INCLUDES}, bad_page]
+    else:
+        lines = [_flattened(t) for t in V2_TWEETS] + [{"id": "13", "author_id": "7", "created_at": "not a time"}]
+    (d / "v2_tweets.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{not json\n")
+    out = tmp_path / "out"
+    report = ingest_dumps([(str(d), "hk", "control")], out)
+    tw = tweets(out)
+    assert set(tw) == {"11", "12"}
+    t = tw["11"]
+    assert t["tweet_text"] == "the full long text" and t["hashtags"] == ["long"] and t["urls"] == ["https://example.org/a"]
+    assert t["tweet_time"] == datetime(2018, 10, 10, 20, 19, 24, tzinfo=timezone.utc)
+    assert (t["latitude"], t["longitude"]) == (48.85, 2.35) and t["user_mentions"] == ["42"]
+    assert t["tweet_client_name"] == "Twitter for iPhone" and t["is_retweet"] is False and t["poll_choices"] == "yes|no"
+    assert (t["quote_count"], t["reply_count"], t["like_count"], t["retweet_count"]) == (1, 2, 3, 4)
+    u = tw["12"]
+    assert (u["is_retweet"], u["retweet_tweetid"], u["retweet_userid"]) == (True, "55", "66")
+    assert (u["quoted_tweet_tweetid"], u["in_reply_to_tweetid"], u["in_reply_to_userid"]) == ("99", "5", "6")
+    a = accounts(out)["7"]
+    assert (a["follower_count"], a["following_count"], a["account_creation_date"]) == (12, 34, date(2012, 10, 10))
+    assert (a["user_screen_name"], a["user_display_name"], a["user_reported_location"]) == ("org7", "Org", "Paris")
+    q = quarantine(out)
+    reasons = sorted(r["reason"] for r in q)
+    assert "invalid JSON" in reasons and any(r.startswith("unparseable created_at") for r in reasons)
+    if style == "page":  # the bad tweets of a good page, each on its own, at the page's line
+        assert {int(r["line"]) for r in q if r["reason"] != "invalid JSON"} == {2} and "not a JSON object" in reasons
+    assert_counts_add_up(report, out)
+
+
+def test_jsonl_v2_users_pages_and_lines(tmp_path: Path) -> None:
+    d = tmp_path / "io"
+    d.mkdir()
+    (d / "v2_users.jsonl").write_text(json.dumps({"data": V2_USERS}) + "\n" + json.dumps({"id": "", "username": "x"}) + "\n")
+    out = tmp_path / "out"
+    report = ingest_dumps([(str(d), "hk", "state_linked")], out)
+    acc = accounts(out)
+    assert set(acc) == {"7", "66"} and acc["66"]["follower_count"] == 900 and acc["7"]["from_users_file"] is True
+    assert [r["reason"] for r in quarantine(out)] == ["empty userid"]
+    assert_counts_add_up(report, out)
+
+
 def test_tweets_only_dump_rebuilds_accounts_from_latest_tweet(tmp_path: Path) -> None:
     f = write_csv(
         tmp_path / "d" / "only_tweets.csv",
