@@ -886,3 +886,113 @@ def test_no_tweet_text_or_account_name_reaches_the_logs(trained_model, tmp_path:
                            ("stdout", captured.out), ("stderr", captured.err), ("logs", logs)):
         assert MARKER not in content, where
     assert MARKER in (tmp_path / "interim" / "quarantine.csv").read_text(encoding="utf-8")  # user data, not a log
+
+
+# ----------------------------------------------------------------------------- 1b. API v2 round trip
+
+
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.000Z").rjust(24, "0")
+
+
+def _v2_user_obj(uid: str, u: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    g = {k: v[1] for k, v in u.items()}
+    o: dict[str, Any] = {"id": uid, "public_metrics": {}}
+    for key, col in (("name", "user_display_name"), ("username", "user_screen_name"), ("location", "user_reported_location"),
+                     ("description", "user_profile_description"), ("url", "user_profile_url")):
+        if g[col]:
+            o[key] = g[col]
+    for key, col in (("followers_count", "follower_count"), ("following_count", "following_count")):
+        if g[col] is not None:
+            o["public_metrics"][key] = g[col]
+    if g["account_creation_date"] is not None:
+        o["created_at"] = _iso(datetime.combine(g["account_creation_date"], datetime.min.time()))
+    return o
+
+
+def v2_dump(d: Dump) -> tuple[list[dict], dict[str, dict], dict[str, dict]]:
+    """The dump's tweets as API v2 objects written from their expected values; what a reader
+    must give back per tweet (columns of TWEET_OUT) and per author (PROFILE_OUT)."""
+    users = {u["userid"][1]: _v2_user_obj(u["userid"][1], u) for u in d.users}
+    tweets, want, accounts = [], {}, {}
+    for t in d.tweets:
+        g = {k: v[1] for k, v in t.items()}
+        tid, uid = g["tweetid"], g["userid"]
+        o: dict[str, Any] = {"id": tid, "author_id": uid, "created_at": _iso(g["tweet_time"]), "public_metrics": {},
+                             "entities": {"hashtags": [{"tag": h} for h in g["hashtags"] or []],
+                                          "urls": [{"expanded_url": u} for u in g["urls"] or []],
+                                          "mentions": [{"id": m, "username": "x"} for m in g["user_mentions"] or []]}}
+        for key, col in (("text", "tweet_text"), ("lang", "tweet_language"), ("source", "tweet_client_name"),
+                         ("in_reply_to_user_id", "in_reply_to_userid")):
+            if g[col]:
+                o[key] = g[col]
+        for key, col in (("quote_count", "quote_count"), ("reply_count", "reply_count"), ("like_count", "like_count"),
+                         ("retweet_count", "retweet_count")):
+            if g[col] is not None:
+                o["public_metrics"][key] = g[col]
+        refs, rt = [], bool(g["is_retweet"]) and g["retweet_tweetid"] is not None
+        if g["in_reply_to_tweetid"]:
+            refs.append({"type": "replied_to", "id": g["in_reply_to_tweetid"]})
+        if g["quoted_tweet_tweetid"]:
+            refs.append({"type": "quoted", "id": g["quoted_tweet_tweetid"]})
+        if rt:
+            refs.append({"type": "retweeted", "id": g["retweet_tweetid"],
+                         **({"author_id": g["retweet_userid"]} if g["retweet_userid"] else {})})
+        if refs:
+            o["referenced_tweets"] = refs
+        both = g["latitude"] is not None and g["longitude"] is not None
+        if both:
+            o["geo"] = {"coordinates": {"type": "Point", "coordinates": [g["longitude"], g["latitude"]]}}
+        if g["poll_choices"]:
+            o["attachments"] = {"poll_ids": [f"p{tid}"],
+                                "polls": [{"id": f"p{tid}", "options": [{"label": x} for x in g["poll_choices"].split("|")]}]}
+        tweets.append(o)
+        want[tid] = {**{c: g[c] or None for c in ("tweet_text", "tweet_language", "tweet_client_name", "in_reply_to_userid",
+                                                 "in_reply_to_tweetid", "quoted_tweet_tweetid", "poll_choices")},
+                     **{c: g[c] for c in ("tweet_time", "quote_count", "reply_count", "like_count", "retweet_count")},
+                     "hashtags": [h for h in g["hashtags"] or [] if h], "urls": [u for u in g["urls"] or [] if u],
+                     "user_mentions": [m for m in g["user_mentions"] or [] if m],
+                     "is_retweet": rt, "retweet_tweetid": g["retweet_tweetid"] if rt else None,
+                     "retweet_userid": (g["retweet_userid"] or None) if rt else None,
+                     "latitude": g["latitude"] if both else None, "longitude": g["longitude"] if both else None,
+                     "userid": uid}
+        u = users.get(uid)
+        pm = (u or {}).get("public_metrics", {})
+        accounts[uid] = {"user_display_name": (u or {}).get("name"), "user_screen_name": (u or {}).get("username"),
+                         "user_reported_location": (u or {}).get("location"),
+                         "user_profile_description": (u or {}).get("description"), "user_profile_url": (u or {}).get("url"),
+                         "follower_count": pm.get("followers_count"), "following_count": pm.get("following_count"),
+                         "account_creation_date": next((x["account_creation_date"][1] for x in d.users
+                                                        if x["userid"][1] == uid), None),
+                         "account_language": None}
+    return tweets, want, accounts
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_dump(), st.sampled_from(["page", "flattened"]))
+def test_api_v2_dumps_round_trip_exactly(d: Dump, style: str) -> None:
+    import json
+
+    tweets, want, accounts = v2_dump(d)
+    users = {u["userid"][1]: _v2_user_obj(u["userid"][1], u) for u in d.users}
+    if style == "page":
+        polls = [p for t in tweets for p in t.get("attachments", {}).get("polls", [])]
+        lines = [{"data": tweets, "includes": {"users": list(users.values()), "polls": polls}}]
+    else:
+        lines = [{**t, **({"author": users[t["author_id"]]} if t["author_id"] in users else {})} for t in tweets]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "dump").mkdir()
+        (root / "dump" / "v2_tweets.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+        report = ingest_dumps([(str(root / "dump"), "camp", "control")], root / "out")
+        assert read_quarantine(root / "out") == [] and report.tweets == len(tweets)
+        got = {r["tweetid"]: r for r in pq.read_table(root / "out" / "tweets.parquet").to_pylist()}
+        assert set(got) == set(want)
+        for tid, w in want.items():
+            for col, v in w.items():
+                assert got[tid][col] == v, (col, v, got[tid][col])
+        acc = {r["userid"]: r for r in pq.read_table(root / "out" / "accounts.parquet").to_pylist()}
+        assert set(acc) == set(accounts)
+        for uid, w in accounts.items():
+            for col, v in w.items():
+                assert acc[uid][col] == v, (col, v, acc[uid][col])
