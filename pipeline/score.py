@@ -244,10 +244,11 @@ def output_meta(report: ScoreReport, model: LoadedModel) -> dict:
     cal = bundle.calibrated_on or {}
     meaning = None
     if cal.get("prevalence") is not None:
+        pct = (lambda v: "unknown" if v is None else f"{v:.0%}")
         meaning = (f"score is a probability calibrated on {cal['fit']} predictions over {', '.join(cal['campaigns'])}, "
                    f"where {cal['prevalence']:.0%} of accounts were state-linked; a dump with another base rate shifts it. "
-                   f"At the threshold the label's precision was {cal.get('precision_at_threshold') or 0:.0%} there, and would be "
-                   f"{cal.get('precision_at_low_prevalence') or 0:.0%} where {cal['low_prevalence']:.0%} of accounts are state-linked.")
+                   f"At the threshold the label's precision was {pct(cal.get('precision_at_threshold'))} there, and would be "
+                   f"{pct(cal.get('precision_at_low_prevalence'))} where {cal['low_prevalence']:.0%} of accounts are state-linked.")
     return {
         "model": model.source,
         "threshold": bundle.threshold,

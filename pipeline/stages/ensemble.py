@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.config import Params
@@ -37,7 +38,10 @@ def run(params: Params, paths: Paths) -> str:
     paths.out.mkdir(parents=True, exist_ok=True)
     write_json(paths.out / "meta.json", meta)
     oof_out = oof.assign(score=cv)
-    held_out = held.assign(score=apply_stacker(meta, held["gbm"].to_numpy(), held["encoder"].to_numpy()))
+    # As in serving: an account without tweets keeps the profile-only member's score (no text to read).
+    no_text = held["userid"].isin(test.loc[test["n_tweets_seen"] == 0, "userid"]).to_numpy()
+    encoder = np.where(no_text, np.nan, held["encoder"].to_numpy())
+    held_out = held.assign(score=apply_stacker(meta, held["gbm"].to_numpy(), encoder))
     for name, table in (("oof.parquet", oof_out), ("holdout.parquet", held_out)):
         with atomic_path(paths.out / name) as tmp:
             table.to_parquet(tmp, index=False)
