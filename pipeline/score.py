@@ -174,8 +174,6 @@ def score_dump(
         raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, not '{engine}'.")
     if spark_master and engine != "spark":
         raise ConfigError("--spark-master needs --engine spark.")
-    if network is not None and engine != "local":
-        raise ConfigError("--network is written by the local engine only for now; run `statelink network` on the dump.")
     if engine == "spark":
         from pipeline.spark_engine import require_pyspark
 
@@ -190,14 +188,16 @@ def score_dump(
             shutil.rmtree(work)
         work.mkdir(parents=True, exist_ok=True)
         interim = _stage_ingest(inputs, work, resume, ingest or IngestParams(), report, progress)
+        # With --network, either engine fills `net` with the network's tables as it computes the features.
+        net: dict = {}
         if engine == "spark":
             from pipeline.spark_engine import score_spark
 
             report.partitions = partitions
             report.seconds.update(score_spark(interim, work, model, partitions=partitions, memory_limit=memory_limit,
-                                              master=spark_master, resume=resume, band=cascade))
+                                              master=spark_master, resume=resume, band=cascade,
+                                              network=(net, evidence_items) if network is not None else None))
         else:
-            net: dict = {}
             feats = _stage_features(interim, work, model, resume, memory_limit, report,
                                     (net, evidence_items) if network is not None else None)
             _stage_partitions(feats, interim, work, model, partitions, resume, progress, memory_limit, report, cascade)
@@ -286,7 +286,8 @@ def _write_network(net: dict, out: Path, folder: Path, work: Path, model: Loaded
     """`--network`: the dump's coordination network, its nodes and clusters with the scores."""
     from pipeline.network import interim_network, read_scores, with_scores, write_network
 
-    # Resumed past the features step: the ties are computed again from the ingested tables.
+    # Resumed past the local engine's features step: the ties are computed again from the
+    # ingested tables (the Spark engine always fills `net`).
     tables = net if "edges" in net else interim_network(interim, model.features, evidence_items, work, memory_limit)
     write_network(with_scores(tables, read_scores(out)), folder)
 

@@ -29,7 +29,13 @@ value it sees, so it gives exactly the rows the local engine's one query gives:
    `compute_text`; creation batches are population-level, so their per-day counts are
    computed once and handed to every partition), the coordination table
    (`assemble_coordination`) and the feature row (`build.assemble_sql`, `build.to_float`).
-7. Scoring: feature rows are repartitioned by userid and each partition is scored with
+7. With `--network`, the coordination network from the intermediates of 1-5
+   (`network_spark`), by pipeline/network.py's builders: group texts (by tweet), evidence
+   items (by item), each tie's items at either end (by account), one row per tie (by tie)
+   with fast retweets (by retweeter and author), and nodes (by account). The edge and node
+   rows, bounded by the ties, are collected and finished on the driver by the local
+   engine's `network_frames`; score.py adds the scores and writes them, as for the local engine.
+8. Scoring: feature rows are repartitioned by userid and each partition is scored with
    the loaded MLflow model's bundle through `mapInPandas`, i.e. `serving.score_features`,
    the pyfunc's own code path, into the score contract (pipeline/contract.py).
 
@@ -58,7 +64,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import duck
-from pipeline.config import FeaturesParams
+from pipeline.config import CoordinationParams, FeaturesParams
 from pipeline.contract import spark_ddl
 from pipeline.errors import ConfigError
 from pipeline.features.behaviour import (
@@ -348,10 +354,13 @@ def _driver_tz() -> str:
 
 
 def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: FeaturesParams, *,
-                         partitions: int, memory_limit: str = "2GB"):
+                         partitions: int, memory_limit: str = "2GB", keep: dict[str, Any] | None = None):
     """Spark DataFrame of the feature table: the local engine's rows and columns, same order.
 
-    Returns (DataFrame, persisted DataFrames to unpersist once it is written).
+    Returns (DataFrame, persisted DataFrames to unpersist once it is written). With `keep`
+    (a dict), also the intermediates the coordination network is built from, into it
+    (`network_spark`): acc, tweets, items (with fam), ties (fam, u, v, shared, weight, z),
+    doc_groups, delays, clusters; use them before unpersisting.
     """
     from pyspark.sql import functions as F
 
@@ -452,7 +461,9 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         def step(fam):
             return tie_weights_sql("pairs_u_fam", "n_items_fam", "totals_fam", "sums_fam", cp, fam)
         con.register("ties", _each_family(con, ["pairs_u", "n_items", "totals", "sums"], step))
-        return {"ties": con.sql("SELECT u, v FROM ties").to_arrow_table(), "ends": con.sql(tie_ends_sql("ties")).to_arrow_table()}
+        # Ties whole: the network's evidence starts from them (`network_spark`).
+        return {"ties": con.sql("SELECT fam, u, v, shared, weight, z FROM ties").to_arrow_table(),
+                "ends": con.sql(tie_ends_sql("ties")).to_arrow_table()}
 
     half = st.run({"pair_rows": (rows["rows"], ["fam", "u"]), "n_items": (counts["n_items"], ["fam", "uid"])}, pairs_u)
     tied = st.run({"pairs_u": (half, ["fam", "v"]), "n_items": (counts["n_items"], ["fam", "uid"])}, ties)
@@ -464,7 +475,7 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
                     lambda con: con.sql(retweet_delays_sql("retweets", "originals")).to_arrow_table(), persist=True)
 
     # 5. Connected components on the driver.
-    tie_list = tied["ties"].distinct().toArrow()
+    tie_list = tied["ties"].select("u", "v").distinct().toArrow()
     clusters = spark.createDataFrame(tie_clusters(tie_list.column("u").to_numpy(zero_copy_only=False),
                                                   tie_list.column("v").to_numpy(zero_copy_only=False)))
 
@@ -482,15 +493,89 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         "nd_flags": (flags, ["userid"]), "rt_amp": (delays, ["userid"]), "rt_core": (delays, ["orig_userid"]),
         "coord_clusters": (clusters, ["userid"]),
     }, feature_rows)
+    if keep is not None:
+        keep.update(acc=acc, tweets=tweets, items=items, ties=tied["ties"], doc_groups=grouped["groups"],
+                    delays=delays, clusters=clusters)
     return features, st.cached
 
 
+def network_spark(spark, parts: dict[str, Any], p: CoordinationParams, evidence_items: int, *,
+                  partitions: int, memory_limit: str = "2GB") -> dict[str, Any]:
+    """The coordination network of pipeline/network.py (edges, nodes, clusters) from the
+    intermediates `build_features_spark` keeps (`parts`), by the local engine's own builders,
+    each on rows shuffled by its key; the edge and node rows (bounded by the ties) are
+    collected and finished on the driver (`network.network_frames`), as locally."""
+    from pipeline.network import (
+        evidence_items_sql,
+        fast_retweet_edges_sql,
+        nd_doc_texts_sql,
+        nd_group_texts_sql,
+        network_frames,
+        network_nodes_sql,
+        tie_evidence_sql,
+        tie_items_sql,
+        tied_accounts_sql,
+    )
+
+    large = spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false").lower() == "true"
+    st = Stages(partitions, _driver_tz(), memory_limit, large)
+    ties = parts["ties"]
+    try:
+        # Near-duplicate documents' texts, by tweet; then one per group, where its items are.
+        doc_texts = st.run({"nd_doc_groups": (parts["doc_groups"], ["tweetid"]),
+                            "tweets": (parts["tweets"].select("tweetid", "tweet_text"), ["tweetid"])},
+                           lambda con: con.sql(nd_doc_texts_sql()).to_arrow_table())
+
+        # Evidence items, by item (every family's item is text here, as is a group's item).
+        def evidence(con):
+            con.execute(f"CREATE TEMP TABLE group_texts AS {nd_group_texts_sql('doc_texts')}")
+            return _each_family(con, ["items"], lambda fam: evidence_items_sql(
+                fam, "items_fam", p, "group_texts" if fam == "near_duplicate" else None))
+
+        ev = st.run({"items": (parts["items"], ["population", "item"]), "doc_texts": (doc_texts, ["population", "item"])},
+                    evidence)
+
+        # Each tie's items at either end, by that end's account.
+        def ends(con):
+            return {end: _each_family(con, [f"ties_{end}", "evidence"],
+                                      lambda fam, end=end: tie_items_sql(f"ties_{end}_fam", "evidence_fam", end))
+                    for end in ("u", "v")}
+
+        at = st.run({"ties_u": (ties, ["u"]), "ties_v": (ties, ["v"]), "evidence": (ev, ["userid"])}, ends)
+
+        # One row per tie, by tie; fast retweets, by (retweeter, author), in the same stage.
+        def edge_rows(con):
+            con.register("co", _each_family(con, ["ties", "u", "v"], lambda fam: tie_evidence_sql(
+                fam, "ties_fam", "u_fam", "v_fam", evidence_items)))
+            return con.sql(f"SELECT * EXCLUDE (fam) FROM co UNION ALL ({fast_retweet_edges_sql(p, 'delays', evidence_items)})"
+                           ).to_arrow_table()
+
+        edges = st.run({"ties": (ties, ["u", "v"]), "u": (at["u"], ["u", "v"]), "v": (at["v"], ["u", "v"]),
+                        "delays": (parts["delays"], ["userid", "orig_userid"])}, edge_rows, persist=True)
+
+        # Nodes, by account.
+        tied = st.run({"edges": (edges, None)}, lambda con: con.sql(tied_accounts_sql("edges")).to_arrow_table())
+        nodes = st.run({"acc": (parts["acc"].select("userid", "follower_count", "account_creation_date"), ["userid"]),
+                        "clusters": (parts["clusters"], ["userid"]), "tweets": (parts["tweets"].select("userid"), ["userid"]),
+                        "tied": (tied, ["userid"])},
+                       lambda con: con.sql(network_nodes_sql("acc", "clusters", "tweets", "tied")).to_arrow_table())
+        edge_rows_t, node_rows = edges.toArrow(), nodes.toArrow()
+    finally:
+        for c in st.cached:
+            c.unpersist()
+    return _execute(duck.connect(), {"edge_rows": edge_rows_t, "node_rows": node_rows},
+                    lambda con: network_frames(con, "edge_rows", "node_rows"))
+
+
 def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_limit: str, master: str | None = None,
-                resume: bool = False, band: tuple[float, float] | None = None) -> dict[str, float]:
+                resume: bool = False, band: tuple[float, float] | None = None,
+                network: tuple[dict, int] | None = None) -> dict[str, float]:
     """Features and scores of every account in `interim`, by Spark: `<work>/features/`, `<work>/parts/`.
 
-    `model` is a `score.LoadedModel`; `band` the scoring cascade, as for the local engine.
-    Returns seconds per step.
+    `model` is a `score.LoadedModel`; `band` the scoring cascade, as for the local engine;
+    `network` ((tables, evidence items)): the coordination network's tables into `tables`
+    (`network_spark`), from the features' own intermediates (recomputed when resumed past
+    the features). Returns seconds per step.
     """
     import shutil
     import time
@@ -503,16 +588,27 @@ def score_spark(interim: Path, work: Path, model, *, partitions: int, memory_lim
     try:
         t0 = time.perf_counter()
         feats = work / "features"
-        if not (resume and (feats / "_SUCCESS").exists()):
-            shutil.rmtree(feats, ignore_errors=True)
+        done = resume and (feats / "_SUCCESS").exists()
+        if not done or network is not None:
+            keep: dict[str, Any] | None = {} if network is not None else None
             table, cached = build_features_spark(spark, interim / "accounts.parquet", interim / "tweets.parquet",
-                                                 model.features, partitions=partitions, memory_limit=memory_limit)
+                                                 model.features, partitions=partitions, memory_limit=memory_limit, keep=keep)
             try:
-                table.write.mode("overwrite").parquet(str(feats))
+                if not done:
+                    shutil.rmtree(feats, ignore_errors=True)
+                    table.write.mode("overwrite").parquet(str(feats))
+                seconds["features"] = round(time.perf_counter() - t0, 2)
+                if network is not None:
+                    # Before the intermediates are unpersisted: the network reads them.
+                    t0 = time.perf_counter()
+                    network[0].update(network_spark(spark, keep, model.features.coordination, network[1],
+                                                    partitions=partitions, memory_limit=memory_limit))
+                    seconds["network"] = round(time.perf_counter() - t0, 2)
             finally:
                 for c in cached:
                     c.unpersist()
-        seconds["features"] = round(time.perf_counter() - t0, 2)
+        else:
+            seconds["features"] = round(time.perf_counter() - t0, 2)
 
         t0 = time.perf_counter()
         # What the local engine's partitions call, shipped to the executors with the model.

@@ -37,13 +37,3 @@ def test_network_command_writes_its_files(trained_model, tmp_path):
     assert "ties over" in res.output and "network.graphml" in res.output
     assert {p.name for p in (tmp_path / "net").iterdir()} == {"edges.parquet", "nodes.parquet", "clusters.parquet",
                                                             "network.graphml"}
-
-
-def test_network_with_spark_is_refused_in_one_sentence(tmp_path):
-    import pytest
-
-    from pipeline.errors import ConfigError
-    from pipeline.score import score_dump
-
-    with pytest.raises(ConfigError, match="--network is written by the local engine"):
-        score_dump(["x"], None, tmp_path / "s.parquet", engine="spark", network=tmp_path / "net")

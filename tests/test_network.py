@@ -7,7 +7,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import FeaturesParams
-from pipeline.network import FILES, build_network
+from pipeline.network import FILES, SHOWN_CHARS, build_network
+
+# Looser ties than the defaults, so the small sample has every timed and untimed trace but
+# co-URL: co-retweet, hashtag sequences, synchronised minutes, fast retweets, near-duplicates.
+LOOSE = {"min_shared": 1, "min_shared_sync": 1, "max_sync_accounts": 8, "significance": 0.2, "min_tie_weight": 0.0,
+         "co_share_window_minutes": None}
+
+
+def loose_params() -> FeaturesParams:
+    params = FeaturesParams()
+    for k, v in LOOSE.items():
+        setattr(params.coordination, k, v)
+    return params
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +33,15 @@ def network(trained_model, tmp_path_factory):
     ingest_dumps([(str(d), "hk_2019", d.name) for d in sorted(raw.iterdir()) if d.is_dir()], interim, progress=False)
     line = build_network([str(interim)], out / "net", FeaturesParams(), evidence_items=5)
     return out, interim, line
+
+
+@pytest.fixture(scope="module")
+def loose(network):
+    """The same dump's network with looser ties: (edges, clusters, tweets, interim)."""
+    out, interim, _ = network
+    build_network([str(interim)], out / "loose", loose_params(), evidence_items=5)
+    return (pd.read_parquet(out / "loose" / "edges.parquet"), pd.read_parquet(out / "loose" / "clusters.parquet"),
+            pq.read_table(interim / "tweets.parquet").to_pandas(), interim)
 
 
 def test_writes_the_tables_and_a_graph_that_loads_back(network):
@@ -86,8 +107,9 @@ def test_the_operation_is_the_big_cluster(network):
     assert len(big["traces"]) >= 1 and len(big["top_items"]) >= 1
 
 
-def _near_duplicate_groups(interim) -> dict[int, set[str]]:
-    """grp -> accounts with a document in it, recomputed by the features' own SQL."""
+def _near_duplicate_groups(interim, params: FeaturesParams | None = None, texts: bool = False) -> dict[int, set[str]]:
+    """grp -> accounts with a document in it (or, with `texts`, the documents' raw texts),
+    recomputed by the features' own SQL."""
     from pipeline.duck import connect
     from pipeline.features.build import build_features
     from pipeline.sql import parquet_source
@@ -95,9 +117,78 @@ def _near_duplicate_groups(interim) -> dict[int, set[str]]:
     con = connect()
     con.execute("CREATE VIEW a AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM "
                 + parquet_source(interim / "accounts.parquet"))
-    build_features(con, "a", parquet_source(interim / "tweets.parquet"), FeaturesParams())
-    rows = con.sql("SELECT grp, list(DISTINCT userid) FROM nd_doc_groups GROUP BY grp").fetchall()
+    build_features(con, "a", parquet_source(interim / "tweets.parquet"), params or FeaturesParams())
+    col, src = ("t.tweet_text", "nd_doc_groups g JOIN tweets t USING (tweetid)") if texts else ("g.userid", "nd_doc_groups g")
+    rows = con.sql(f"SELECT grp, list(DISTINCT {col}) FROM {src} GROUP BY grp").fetchall()
     return {int(g): set(us) for g, us in rows}
+
+
+def _first_shares(tw: pd.DataFrame, trace: str) -> dict[tuple[str, str], pd.Timestamp]:
+    """(userid, item as the evidence lists it) -> when the account first shared it, from the raw tweets."""
+    originals = tw[~tw["is_retweet"].fillna(False)]
+    if trace == "co_hashtag_seq":
+        pairs = [(u, " ".join(h.lower() for h in hs), t) for u, hs, t in
+                 zip(originals["userid"], originals["hashtags"], originals["tweet_time"]) if hs is not None and len(hs) >= 2]
+    elif trace == "sync":
+        pairs = [(u, t.strftime("%Y-%m-%d %H:%M UTC"), t) for u, t in zip(tw["userid"], tw["tweet_time"])]
+    else:  # fast_retweet: the retweet of the original, by the retweeter
+        rts = tw[tw["is_retweet"].fillna(False)]
+        pairs = list(zip(rts["userid"], rts["retweet_tweetid"], rts["tweet_time"]))
+    first: dict[tuple[str, str], pd.Timestamp] = {}
+    for u, item, t in pairs:
+        first[(u, item)] = min(first.get((u, item), t), t)
+    return first
+
+
+def test_every_trace_is_dated_by_the_shares_of_its_items(loose):
+    edges, _, tw, _ = loose
+    # Both engines turn epoch seconds (a double) back into a timestamp: within a millisecond.
+    ms = pd.Timedelta(milliseconds=1)
+    checked = {}
+    for trace in ("co_hashtag_seq", "sync", "fast_retweet"):
+        first = _first_shares(tw, trace)
+        shown = edges[edges["trace"] == trace]
+        assert len(shown), trace
+        assert shown["first_time"].notna().all() and shown["last_time"].notna().all(), trace
+        assert (shown["first_time"] <= shown["last_time"]).all(), trace
+        for r in shown.itertuples():
+            sharers = (r.source, r.target) if trace != "fast_retweet" else (r.source,)
+            times = [first[(u, item)] for item in r.evidence for u in sharers]
+            # Every listed item was shared by each end within the tie's span, and the span
+            # starts and ends at a share of an item both hold.
+            assert r.first_time - ms <= min(times) and max(times) <= r.last_time + ms, (trace, r)
+            held = [t for (u, item), t in first.items() if u in sharers]
+            assert any(abs(t - r.first_time) <= ms for t in held) and any(abs(t - r.last_time) <= ms for t in held)
+        checked[trace] = len(shown)
+    # Nothing is undated now, whatever the trace.
+    assert edges["first_time"].notna().all() and edges["last_time"].notna().all()
+    assert min(checked.values()) >= 1
+
+
+def test_near_duplicate_evidence_reads_as_the_groups_texts(loose):
+    edges, clusters, tw, interim = loose
+    texts = _near_duplicate_groups(interim, loose_params(), texts=True)
+    assert (edges["evidence"].map(len) == edges["evidence_text"].map(len)).all()
+    nd = edges[edges["trace"] == "near_duplicate"]
+    assert len(nd) > 10
+    for r in nd.itertuples():
+        for grp, text in zip(r.evidence, r.evidence_text):
+            # One text per group, chosen by the data alone: its smallest.
+            assert text in texts[int(grp)] and text == min(texts[int(grp)])
+        assert r.example_text == r.evidence_text[0]
+    others = edges[edges["trace"] != "near_duplicate"]
+    assert len(others) and all(list(a) == list(b) for a, b in zip(others["evidence"], others["evidence_text"]))
+    assert others["example_text"].isna().all()
+
+    # A cluster tied by near-duplicate text alone lists its texts (on one line, cut), not group ids.
+    shown = {" ".join(t.split()) for t in tw["tweet_text"].dropna()}
+    only_nd = clusters[clusters["traces"].map(lambda t: list(t) == ["near_duplicate"])]
+    assert len(only_nd)
+    for items in only_nd["top_items"]:
+        assert len(items) >= 1
+        for item in items:
+            assert len(item) <= SHOWN_CHARS and not item.lstrip("-").isdigit()
+            assert item in shown or (item.endswith("…") and any(s.startswith(item[:-1]) for s in shown))
 
 
 def test_score_writes_the_network_with_the_scores(trained_model, tmp_path):
@@ -115,3 +206,11 @@ def test_score_writes_the_network_with_the_scores(trained_model, tmp_path):
     clusters = pd.read_parquet(tmp_path / "net" / "clusters.parquet")
     assert clusters["state_linked_share"].between(0, 1).all()
     assert pd.read_parquet(tmp_path / "net" / "edges.parquet")["evidence"].map(len).le(3).all()
+
+
+def test_a_raw_dump_without_ingest_settings_is_read_with_the_defaults(trained_model, tmp_path):
+    # `statelink network DUMP` without a params.yaml: ingest settings None.
+    line = build_network([str(trained_model["raw"] / "hk_2019")], tmp_path / "net", FeaturesParams(), evidence_items=3,
+                         ingest=None)
+    assert "ties over" in line and (tmp_path / "net" / "edges.parquet").exists()
+    assert not (tmp_path / ".net.work").exists()

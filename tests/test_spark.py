@@ -115,7 +115,9 @@ def test_spark_reads_parquet_and_gives_the_local_features_and_scores(model, inte
 
     work = tmp_path / "work"
     work.mkdir()
-    score_spark(interim, work, model, partitions=4, memory_limit="1GB")
+    net: dict = {}
+    seconds = score_spark(interim, work, model, partitions=4, memory_limit="1GB", network=(net, 10))
+    assert "network" in seconds and len(net["edges"])
 
     local = _local_features(interim, model.features)
     _assert_same_features(local, pq.read_table(work / "features").sort_by("userid"))
@@ -131,11 +133,19 @@ def test_spark_reads_parquet_and_gives_the_local_features_and_scores(model, inte
     out = tmp_path / "spark.parquet"
     concat_parts(work, out, ScoreReport())
     local_out = tmp_path / "local.parquet"
-    score_dump([str(interim)], model, local_out, partitions=3, progress=False)
+    score_dump([str(interim)], model, local_out, partitions=3, progress=False, network=tmp_path / "net")
     local_scores, spark_scores = pd.read_parquet(local_out), pd.read_parquet(out)
     diff = _assert_same_scores(local_scores, spark_scores)
     _assert_same_scores(local_scores, scored[list(local_scores.columns)])
     assert list(spark_scores["userid"]) == list(local_scores["userid"])  # same order: score, then userid
+
+    # The network as `score --network` writes it (with the scores), from either engine.
+    from pipeline.network import read_scores, with_scores
+
+    spark_net = with_scores(net, read_scores(out))
+    for name, key in (("edges", ["trace", "source", "target"]), ("nodes", ["userid"]), ("clusters", ["cluster"])):
+        _assert_same_table(pd.read_parquet(tmp_path / "net" / f"{name}.parquet"),
+                           pd.read_parquet(_written(spark_net[name], tmp_path / f"spark_{name}.parquet")), key)
     print(f"\nmax abs score difference, local vs spark: {diff:.3g} over {len(local_scores)} accounts")
 
 
@@ -158,6 +168,57 @@ def test_other_settings_and_partitions_give_the_local_features(spark, model, int
     assert local.column("coord_partners").to_numpy().sum() > _local_features(interim, model.features).column(
         "coord_partners").to_numpy().sum()  # the looser settings make more ties
     _assert_same_features(local, pq.read_table(tmp_path / "features").sort_by("userid"))
+
+
+def _written(frame: pd.DataFrame, path) -> str:
+    """`frame` as `write_network` writes it: the Parquet round trip, so types compare alike."""
+    frame.to_parquet(path, index=False)
+    return str(path)
+
+
+def _assert_same_table(local: pd.DataFrame, other: pd.DataFrame, key: list[str]) -> None:
+    """Same columns, types and rows after sorting by `key`: floats to 1e-9 relative (DuckDB
+    adds them in thread order, run to run), lists and everything else exactly."""
+    assert list(other.columns) == list(local.columns)
+    assert dict(other.dtypes) == dict(local.dtypes)
+    a, b = (t.sort_values(key, ignore_index=True) for t in (local, other))
+    assert len(a) == len(b)
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if x.dtype.kind == "f":
+            assert np.allclose(x.to_numpy(float), y.to_numpy(float), rtol=1e-9, atol=0, equal_nan=True), c
+        elif len(x) and isinstance(x.dropna().iloc[0] if x.notna().any() else None, (list, np.ndarray)):
+            assert [None if v is None else list(v) for v in x] == [None if v is None else list(v) for v in y], c
+        else:
+            assert x.equals(y), c
+
+
+@pytest.mark.slow
+@needs_spark
+def test_spark_network_is_the_local_network(spark, model, interim, tmp_path):
+    """Every trace's ties with their evidence, texts and times, the nodes and the clusters,
+    from either engine; looser ties than the model's so that five traces show."""
+    from pipeline.network import interim_network
+    from pipeline.spark_engine import build_features_spark, network_spark
+
+    params = model.features.model_copy(deep=True)
+    for k, v in {"min_shared": 1, "min_shared_sync": 1, "max_sync_accounts": 8, "significance": 0.2,
+                 "min_tie_weight": 0.0, "co_share_window_minutes": None}.items():
+        setattr(params.coordination, k, v)
+    local = interim_network(interim, params, 4, tmp_path / "work", memory_limit="1GB")
+    keep: dict = {}
+    _, cached = build_features_spark(spark, interim / "accounts.parquet", interim / "tweets.parquet", params,
+                                     partitions=3, memory_limit="1GB", keep=keep)
+    try:
+        other = network_spark(spark, keep, params.coordination, 4, partitions=3, memory_limit="1GB")
+    finally:
+        for c in cached:
+            c.unpersist()
+    assert {"co_retweet", "near_duplicate", "co_hashtag_seq", "sync", "fast_retweet"} <= set(local["edges"]["trace"])
+    assert len(local["clusters"]) >= 1 and local["edges"]["evidence"].map(len).le(4).all()
+    _assert_same_table(local["edges"], other["edges"], ["trace", "source", "target"])
+    _assert_same_table(local["nodes"], other["nodes"], ["userid"])
+    _assert_same_table(local["clusters"], other["clusters"], ["cluster"])
 
 
 @needs_spark
@@ -221,15 +282,24 @@ def test_cli_spark_engine_writes_the_same_csv_as_local(model, tmp_path):
         w.writerow(["12345", "n2", "h2", "", "", "", "300", "40", "2012-08-01", "en"])
         w.writerow(["12346", "n3", "h3", "", "", "", "30", "400", "2019-08-01", "zh-cn"])
     local_out, spark_out = tmp_path / "local.csv", tmp_path / "spark.csv"
-    score_dump([str(dump)], model, local_out, partitions=2, progress=False)
+    score_dump([str(dump)], model, local_out, partitions=2, progress=False, network=tmp_path / "net_local")
     res = CliRunner().invoke(app, ["score", str(dump), "--model", model.source, "--out", str(spark_out),
-                                   "--engine", "spark", "--partitions", "2", "--memory-limit", "1GB", "--no-progress"])
+                                   "--engine", "spark", "--partitions", "2", "--memory-limit", "1GB", "--no-progress",
+                                   "--network", str(tmp_path / "net_spark")])
     assert res.exit_code == 0, res.output
     assert "scored 3 accounts" in res.output
     local, spark_df = pd.read_csv(local_out, keep_default_na=False), pd.read_csv(spark_out, keep_default_na=False)
     assert "'=HYPERLINK(1)" in set(spark_df["userid"])
     _assert_same_scores(local, spark_df)
     assert list(spark_df["userid"]) == list(local["userid"])
+    # --network from the Spark engine: three accounts share nothing, so no ties, in the same empty tables.
+    from pipeline.network import FILES
+
+    assert all((tmp_path / "net_spark" / f).exists() for f in FILES)
+    for name, key in (("edges", ["trace", "source", "target"]), ("nodes", ["userid"]), ("clusters", ["cluster"])):
+        spark_t = pd.read_parquet(tmp_path / "net_spark" / f"{name}.parquet")
+        assert len(spark_t) == 0
+        _assert_same_table(pd.read_parquet(tmp_path / "net_local" / f"{name}.parquet"), spark_t, key)
     assert not list(tmp_path.glob(".*"))  # work folder and lock are gone
 
 

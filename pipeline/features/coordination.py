@@ -70,21 +70,24 @@ def normalised_text_sql(col: str = "tweet_text") -> str:
 # ---------------------------------------------------------------- items
 
 def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_groups") -> dict[str, str]:
-    """(population, item, userid) membership per family: TWEET_FAMILIES from the working
+    """(population, item, userid, t) membership per family: TWEET_FAMILIES from the working
     table `tw` (row by row: no key), near_duplicate from `doc_groups` (`nd_doc_groups_sql`)."""
     bin_s = 60 * p.sync_bin_minutes
-    # t: when the account shared the item, for the timed families' window (TIMED).
+    # t: when the account shared the item (epoch seconds). The timed families' window (TIMED)
+    # reads it; for the others no step does (`family_window_s` is None), and the network's
+    # evidence (pipeline/network.py) dates every tie by it.
     return {
         "co_retweet": f"""SELECT population, retweet_tweetid AS item, userid, EPOCH(tweet_time)::DOUBLE AS t FROM {tw}
                          WHERE is_retweet AND retweet_tweetid IS NOT NULL""",
         "co_hashtag_seq": f"""SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid,
-                                    NULL::DOUBLE AS t
+                                    EPOCH(tweet_time)::DOUBLE AS t
                              FROM {tw} WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
         "co_url": f"""SELECT population, LOWER(url) AS item, userid, t FROM (
                         SELECT population, userid, EPOCH(tweet_time)::DOUBLE AS t, UNNEST(urls) AS url FROM {tw}
                         WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
-        "sync": f"SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid, NULL::DOUBLE AS t FROM {tw}",
+        "sync": f"""SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid,
+                        EPOCH(tweet_time)::DOUBLE AS t FROM {tw}""",
         "near_duplicate": f"SELECT population, grp AS item, userid, t FROM {doc_groups}",
     }
 
@@ -128,9 +131,9 @@ def account_ids_sql(items: str) -> str:
 
 def members_sql(items: str, ids: str | None = None) -> str:
     """(population, key, uid, t) of `items(population, item, userid, t)`, one row per account
-    and item, t its first share (epoch seconds; NULL for untimed items); key: hash of
-    population and item. uid comes from `ids` (`account_ids_sql`), else is the userid.
-    Key: item or account."""
+    and item, t its first share (epoch seconds; only the timed families' pairs read it);
+    key: hash of population and item. uid comes from `ids` (`account_ids_sql`), else is the
+    userid. Key: item or account."""
     uid, join = ("ids.uid", f" JOIN {ids} ids USING (userid)") if ids else ("i.userid", "")
     return f"""SELECT i.population, hash(i.population, i.item) AS key, {uid} AS uid, MIN(i.t) AS t
                FROM {items} i{join} WHERE i.item IS NOT NULL GROUP BY ALL"""
@@ -418,11 +421,12 @@ def near_duplicate_share_sql(flags: str) -> str:
 
 def retweet_delays_sql(retweets: str = "tw", originals: str = "tw") -> str:
     """Delay between a retweet and its original, where the original is in the population:
-    (userid, orig_userid, orig_tweetid, delay). Key: the original (population, tweetid),
-    which is `retweets.retweet_tweetid` and `originals.tweetid`."""
+    (userid, orig_userid, orig_tweetid, delay, t), t when the retweet was posted (epoch
+    seconds). Key: the original (population, tweetid), which is `retweets.retweet_tweetid`
+    and `originals.tweetid`."""
     return f"""
         SELECT r.userid, o.userid AS orig_userid, o.tweetid AS orig_tweetid,
-               EPOCH(r.tweet_time) - EPOCH(o.tweet_time) AS delay
+               EPOCH(r.tweet_time) - EPOCH(o.tweet_time) AS delay, EPOCH(r.tweet_time)::DOUBLE AS t
         FROM {retweets} r JOIN {originals} o ON r.retweet_tweetid = o.tweetid AND r.population = o.population
         WHERE r.is_retweet AND r.userid <> o.userid
     """
