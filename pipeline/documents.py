@@ -17,7 +17,7 @@ whitespace runs collapse to one space.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -133,3 +133,18 @@ def account_documents(
             con.close()
     found = dict(rows)
     return {u: found.get(u, "") for u in ids}
+
+
+def clean_texts(texts: Sequence[str | None]) -> list[str]:
+    """Single texts cleaned as documents clean each tweet (the module docstring), for text
+    that does not come in a dump (bench/real_text.py); a missing text is "". A text that is
+    nothing but a URL stays ("URL"), where a document would drop that tweet: here it is a row
+    to score."""
+    con = duck.connect()
+    try:
+        con.register("_statelink_texts", pa.table({"i": pa.array(range(len(texts)), pa.int64()),
+                                                   "txt": pa.array(list(texts), pa.string())}))
+        rows = con.execute(f"SELECT COALESCE({_clean_sql('txt')}, '') FROM _statelink_texts ORDER BY i").fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]

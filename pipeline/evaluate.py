@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import EvaluateParams
 from pipeline.io import atomic_path, write_json
-from pipeline.metrics import binary_metrics
+from pipeline.metrics import binary_metrics, paired_bootstrap_pr_auc
 
 MIN_SLICE = 20  # slices smaller than this are too noisy to report
 
@@ -65,6 +65,21 @@ def shift_metrics(scored: pd.DataFrame, threshold: float | np.ndarray, ev: Evalu
         "state_linked_in_cluster_share": float(in_cluster[y].mean()) if y.any() else math.nan,
         "organic_in_cluster_share": float(in_cluster[~y].mean()) if (~y).any() else math.nan,
     })
+
+
+def member_contribution(y: np.ndarray, with_member: np.ndarray, without: np.ndarray, boot: int = 1000) -> dict:
+    """What a stacked member adds on one evaluation set: PR-AUC with and without it, their
+    difference and its paired bootstrap 95 % interval; `adds` is False unless the interval's
+    lower end is above 0 (a member that adds nothing is said to, not hidden)."""
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(y).astype(int)
+    if len(y) == 0 or y.min() == y.max():
+        return {}
+    w, wo = float(average_precision_score(y, with_member)), float(average_precision_score(y, without))
+    lo, hi = paired_bootstrap_pr_auc(y, with_member, without, boot)
+    return _clean({"pr_auc_with": w, "pr_auc_without": wo, "pr_auc_difference": w - wo,
+                   "difference_95ci_low": lo, "difference_95ci_high": hi}) | {"adds": bool(lo > 0), "n_accounts": int(len(y))}
 
 
 def evaluate_models(preds: dict[str, dict], primary: str, ev: EvaluateParams) -> dict:

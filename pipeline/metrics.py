@@ -136,3 +136,21 @@ def calibration_record(y: np.ndarray, score: np.ndarray, threshold: float, low_p
         "low_prevalence": low_prevalence,
         "precision_at_low_prevalence": round(precision_at_prevalence(y, pred, low_prevalence), 6),
     }
+
+
+def paired_bootstrap_pr_auc(y: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of PR-AUC(a) - PR-AUC(b) over `n` resamples of the same rows
+    (paired: both scores of a row move together); resamples holding one class are skipped."""
+    y = np.asarray(y).astype(int)
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if y[i].min() == y[i].max():
+            continue
+        diffs.append(average_precision_score(y[i], a[i]) - average_precision_score(y[i], b[i]))
+    if not diffs:
+        return math.nan, math.nan
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return float(lo), float(hi)

@@ -32,8 +32,16 @@ def test_repro_reports_holdout_metrics(repro):
     shift = metrics["shift"]
     assert shift["n_accounts"] == 200 and 0 < shift["n_state_linked"] < 200 and 0 < shift["pr_auc"] <= 1
     assert all(0 <= shift[k] <= 1 for k in ("organic_flagged_share", "organic_in_cluster_share", "state_linked_in_cluster_share"))
+    # What the encoder adds to LightGBM, on both evaluation sets, said in the card either way.
+    for where in ("holdout", "shift"):
+        c = metrics["contribution"]["encoder"][where]
+        assert c["difference_95ci_low"] <= c["pr_auc_difference"] <= c["difference_95ci_high"]
+        assert c["adds"] == (c["difference_95ci_low"] > 0)
+        assert abs(c["pr_auc_with"] - c["pr_auc_without"] - c["pr_auc_difference"]) < 1e-5
+    assert abs(c["pr_auc_with"] - shift["pr_auc"]) < 1e-5
     card = (work / "docs/model-card.md").read_text()
     assert "A shifted world (never trained on)" in card and "Organic accounts flagged at the operating point" in card
+    assert "## What each member adds" in card
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "score_hist.png", "importance.png", "shap_summary.png"):
         assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
 

@@ -299,28 +299,102 @@ def test_balanced_weights_give_each_class_half_the_weight():
     assert finetune.balanced_weights(np.array([], int)).shape == (0,)
 
 
-def _learning_rates(make_scheduler, steps: int) -> list[float]:
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=1.0)
-    sched = make_scheduler(opt)
-    out = []
-    for _ in range(steps):
-        out.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    return out
+def test_training_on_the_frozen_layer_cache_equals_training_through_them(tiny_dir):
+    """The tiny encoder's bottom layer frozen: the top layer and head trained on its cached
+    output end where training through it ends, to float rounding."""
+    docs, y = easy_docs(48)
+    vdocs, vy = easy_docs(16, seed=1)
+    p = fast_params(trainable_layers=1, epochs=2, dropout=0.1)
+    through = fine_tune(tiny_dir, docs, y, vdocs, vy, p.model_copy(update={"cache_frozen": False}))
+    cached = fine_tune(tiny_dir, docs, y, vdocs, vy, p)
+    assert cached.settings["train"]["frozen_cache"] and not through.settings["train"]["frozen_cache"]
+    test_docs, _ = easy_docs(24, seed=2)
+    a = predict_model(through, through.tokenizer, test_docs)
+    b = predict_model(cached, cached.tokenizer, test_docs)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    for (name, w1), w2 in zip(through.state_dict().items(), cached.state_dict().values()):
+        np.testing.assert_allclose(w1.numpy(), w2.numpy(), atol=1e-5, err_msg=name)
+    th, ch = through.settings["train"]["history"], cached.settings["train"]["history"]
+    np.testing.assert_allclose([h["valid_loss"] for h in th], [h["valid_loss"] for h in ch], atol=1e-5)
+    # The frozen layer and the embeddings are the base model's, untouched.
+    base = fine_tune(tiny_dir, docs, y, None, None, p.model_copy(update={"epochs": 1, "learning_rate": 0.5}))
+    fresh, _ = finetune.load_base(tiny_dir)
+    for name, w in fresh.state_dict().items():
+        if name.startswith(("embeddings.", "encoder.layer.0.")):
+            np.testing.assert_array_equal(w.numpy(), base.encoder.state_dict()[name].numpy(), err_msg=name)
+    assert not np.allclose(fresh.state_dict()["encoder.layer.1.output.dense.weight"].numpy(),
+                           base.encoder.state_dict()["encoder.layer.1.output.dense.weight"].numpy())
 
 
-@pytest.mark.parametrize("warmup,total", [(0, 1), (0, 2), (0, 7), (1, 2), (1, 16), (3, 32), (9, 32)])
-def test_schedule_is_transformers_linear_warmup_a_step_ahead(warmup, total):
-    """Why fine_tune keeps its own schedule: transformers' starts the warmup at 0 (see _linear_schedule)."""
-    from transformers import get_linear_schedule_with_warmup
+def test_cached_training_is_deterministic_and_shares_one_cache(tiny_dir):
+    docs, y = easy_docs(48)
+    vdocs, vy = easy_docs(16, seed=1)
+    p = fast_params(trainable_layers=1, epochs=2)
+    cache = finetune.shared_cache(tiny_dir, p)
+    first = fine_tune(tiny_dir, docs, y, vdocs, vy, p, cache=cache)
+    filled = len(cache.hidden)
+    again = fine_tune(tiny_dir, docs[:30], y[:30], vdocs, vy, p, cache=cache)
+    assert len(cache.hidden) == filled == 48 + 16  # the second model computed nothing new
+    assert again.settings["train"]["cache_seconds"] == 0
+    third = fine_tune(tiny_dir, docs, y, vdocs, vy, p, cache=cache)
+    test_docs, _ = easy_docs(24, seed=2)
+    np.testing.assert_array_equal(predict_model(first, first.tokenizer, test_docs),
+                                  predict_model(third, third.tokenizer, test_docs))
+    with pytest.raises(InputError, match="cache"):
+        fine_tune(tiny_dir, docs, y, None, None, fast_params(trainable_layers=2), cache=cache)
 
-    ours = _learning_rates(lambda o: torch.optim.lr_scheduler.LambdaLR(o, finetune._linear_schedule(warmup, total)), total)
-    theirs = _learning_rates(lambda o: get_linear_schedule_with_warmup(o, warmup, total), total)
-    # Equal without warmup and after it; during it, ours is theirs one step later (peak held twice).
-    assert ours == theirs[1 : warmup + 1] + theirs[warmup:]
-    assert ours[0] == (1.0 / warmup if warmup else 1.0) and ours[-1] > 0
+
+def test_length_buckets_cover_every_document_once_with_less_padding():
+    gen = np.random.default_rng(0)
+    lengths = np.random.default_rng(1).integers(5, 128, 1000)
+    bucketed = finetune.batches(gen, lengths, 16, True)
+    plain = finetune.batches(np.random.default_rng(0), lengths, 16, False)
+    assert sorted(np.concatenate(bucketed).tolist()) == list(range(1000))
+    assert sorted(np.concatenate(plain).tolist()) == list(range(1000))
+
+    def padded(bs):
+        return sum(len(b) * lengths[b].max() for b in bs)
+    assert padded(bucketed) < 0.7 * padded(plain)
+    # Shuffled: not longest first overall, and a new order each epoch.
+    firsts = [lengths[b].max() for b in bucketed]
+    assert firsts != sorted(firsts, reverse=True)
+    assert [b.tolist() for b in finetune.batches(gen, lengths, 16, True)] != [b.tolist() for b in bucketed]
+
+
+def test_accumulated_batches_make_one_optimizer_step(tiny_dir):
+    docs, y = easy_docs(64)
+    one = fine_tune(tiny_dir, docs, y, None, None, fast_params(epochs=1, batch_size=16))
+    acc = fine_tune(tiny_dir, docs, y, None, None, fast_params(epochs=1, batch_size=16, grad_accum_steps=2))
+    assert (one.settings["train"]["steps"], acc.settings["train"]["steps"]) == (4, 2)
+    assert one.settings["train"]["accounts_per_s"] > 0 and acc.settings["train"]["steps_per_epoch"] == 2
+
+
+def test_schedule_is_transformers(tiny_dir, monkeypatch):
+    """fine_tune takes its schedule from transformers by name, with the warmup params give."""
+    import transformers
+
+    seen = {}
+    real = transformers.get_scheduler
+
+    def spy(name, optimizer, num_warmup_steps, num_training_steps):
+        seen.update(name=name, warmup=num_warmup_steps, total=num_training_steps)
+        return real(name, optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps)
+
+    monkeypatch.setattr(transformers, "get_scheduler", spy)
+    docs, y = easy_docs(64)
+    fine_tune(tiny_dir, docs, y, None, None, fast_params(epochs=5, batch_size=16, scheduler="cosine", warmup_ratio=0.1))
+    assert seen == {"name": "cosine", "warmup": 2, "total": 20}
+
+
+def test_cls_pooling_round_trips(tmp_path, tiny_dir):
+    docs, y = easy_docs(32)
+    model = fine_tune(tiny_dir, docs, y, None, None, fast_params(epochs=1, pooling="cls"))
+    save_classifier(model, model.tokenizer, tmp_path / "cls")
+    loaded, tok = load_classifier(tmp_path / "cls")
+    assert loaded.pooling == "cls" and json.loads((tmp_path / "cls" / "classifier.json").read_text())["pooling"] == "cls"
+    np.testing.assert_allclose(predict_model(loaded, tok, docs), predict_model(model, model.tokenizer, docs), atol=1e-6)
+    mean = fine_tune(tiny_dir, docs, y, None, None, fast_params(epochs=1))
+    assert np.abs(predict_model(mean, mean.tokenizer, docs) - predict_model(model, model.tokenizer, docs)).max() > 1e-4
 
 
 def test_progress_shows_on_a_terminal_or_when_asked(capsys, monkeypatch):
@@ -479,3 +553,17 @@ def test_int8_scorer_pickles_with_its_graph(tmp_path, trained):
     path.unlink()
     again = pickle.loads(blob)
     np.testing.assert_array_equal(again.predict(docs, model.tokenizer), clf.predict(docs, model.tokenizer))
+
+
+def test_clean_texts_clean_as_account_documents_do(tmp_path):
+    from pipeline.documents import clean_texts
+
+    texts = ["RT @Hashed1: 转推 https://t.co/x @bob &amp; co", "ｆｕｌｌ\u200bwidth  spaced", "https://t.co/only", None]
+    rows = [tweet(f"{i}", f"u{i}", "2020-01-01 10:00", tweet_text=t) for i, t in enumerate(texts)]
+    path = tmp_path / "tweets.parquet"
+    pq.write_table(_rows_to_table(rows, TWEETS_SCHEMA), path)
+    docs = account_documents(path, [f"u{i}" for i in range(len(texts))], 8, 0, 600)
+    got = clean_texts(texts)
+    # A document drops a tweet that is nothing but a URL; a single text keeps it, as a row to score.
+    assert got == [docs["u0"], docs["u1"], "URL", ""] and docs["u2"] == ""
+    assert got[:2] == ["转推 URL @user & co", "fullwidth spaced"]

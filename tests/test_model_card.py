@@ -134,3 +134,31 @@ def test_meta_options():
 
     with pytest.raises(ConfigError):
         parse_meta_options(["=x"])
+
+
+def test_member_contribution_says_when_a_member_adds_nothing():
+    import numpy as np
+
+    from pipeline.evaluate import member_contribution
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(600) < 0.4).astype(int)
+    weak = y + rng.normal(0, 1.2, 600)  # LightGBM alone: informative, not perfect
+    helped = member_contribution(y, weak + 2.0 * y + rng.normal(0, 0.3, 600), weak)
+    same = member_contribution(y, weak + rng.normal(0, 0.01, 600), weak)
+    assert helped["adds"] and helped["difference_95ci_low"] > 0 and helped["pr_auc_with"] > helped["pr_auc_without"]
+    assert not same["adds"] and same["difference_95ci_low"] <= 0 <= same["difference_95ci_high"]
+    assert member_contribution(np.ones(5, int), np.ones(5), np.ones(5)) == {}
+
+    metrics = dict(METRICS, contribution={"encoder": {"holdout": same, "shift": same}})
+    card = render_model_card(metrics, PARAMS, METAS)
+    assert "## What each member adds" in card and "adds nothing measurable" in card
+    assert f"{same['pr_auc_difference']:+.3f}" in card
+    assert "costs PR-AUC" not in card
+    hurt = member_contribution(y, weak, weak + 2.0 * y + rng.normal(0, 0.3, 600))
+    card = render_model_card(dict(METRICS, contribution={"encoder": {"holdout": same, "shift": hurt}}), PARAMS, METAS)
+    assert "adds nothing measurable" in card and "On the shifted world (a dump built with other choices) it costs PR-AUC" in card
+    metrics = dict(METRICS, contribution={"encoder": {"holdout": helped, "shift": same}})
+    card = render_model_card(metrics, PARAMS, METAS)
+    assert "**The `encoder` member adds nothing measurable**" not in card
+    assert "adds PR-AUC on the held-out campaign" in card and "elsewhere it adds nothing measurable" in card

@@ -1,15 +1,21 @@
 """Fine-tune a multilingual encoder to score accounts from their text.
 
-Model: the base encoder (no pooler) -> mean pooling over real tokens -> dropout -> one linear
-logit; P(state-linked) = sigmoid(logit). Each account is one document (pipeline.documents)
-prefixed with the base model's text prefix ("query: " for e5), cut at `max_length` tokens.
+Model: the base encoder (no pooler) -> pooling (mean over real tokens, or the first token:
+`pooling`) -> dropout -> one linear logit; P(state-linked) = sigmoid(logit). Each account is
+one document (pipeline.documents) prefixed with the base model's text prefix ("query: " for
+e5), cut at `max_length` tokens.
 
 Training (`fine_tune`): class-weighted BCE (balanced, as the LightGBM model), AdamW (no decay on
-biases and LayerNorms; the head at its own, higher learning rate), linear warmup then linear
-decay, early stopping on a grouped validation set checked `evals_per_epoch` times per epoch
-(the best weights are restored), optionally a frozen word-embedding table, everything seeded.
-The device is CUDA when available, else CPU with `cpu_threads` threads; on CUDA the params'
-`gpu` profile applies and training runs under bfloat16 autocast.
+biases and LayerNorms; the head at its own, higher learning rate), transformers' scheduler
+(`scheduler`: warmup, then linear decay by default), gradient accumulation, early stopping on
+a grouped validation set checked `evals_per_epoch` times per epoch (the best weights are
+restored), everything seeded. On CPU only the top `trainable_layers` layers train: the
+embeddings and lower layers are frozen, run without dropout, and their output is computed once
+per document (`LowerCache`, shared by the out-of-fold models), so a step costs the top layers
+only; batches group documents of similar length (`batches`). Where the time went and what each
+change paid is in bench/encoder.py. The device is CUDA when available, else CPU with
+`cpu_threads` threads; on CUDA the params' `gpu` profile applies (every layer trains) and
+training runs under bfloat16 autocast.
 
 Out of fold (`train_encoder_oof`): the split's grouped folds are mapped onto `oof_folds` models
 (fold % oof_folds). Model k trains on the other folds, stops early on one whole split fold
@@ -77,26 +83,141 @@ def _module_class():
     nn = torch.nn
 
     class EncoderClassifier(nn.Module):
-        """encoder -> mean pool -> dropout -> Linear(hidden, 1): one logit per document."""
+        """encoder -> pool (mean over real tokens, or the first token) -> dropout -> Linear(hidden, 1).
 
-        def __init__(self, encoder: nn.Module, dropout: float = 0.1) -> None:
+        `forward` runs the transformers model whole (what the ONNX export traces). `lower` and
+        `upper` split it at layer k, for training the top layers on a cache of the frozen
+        lower layers' output: upper(lower(x, k), k) is forward(x)."""
+
+        def __init__(self, encoder: nn.Module, dropout: float = 0.1, pooling: str = "mean") -> None:
             super().__init__()
             self.encoder = encoder
             self.dropout = nn.Dropout(dropout)
             self.head = nn.Linear(encoder.config.hidden_size, 1)
+            self.pooling = pooling
             # Set by fine_tune / load_classifier: prefix, max_length, training record.
             self.settings: dict[str, Any] = {}
 
+        def _head(self, hidden, attention_mask):
+            pooled = hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, attention_mask)
+            return self.head(self.dropout(pooled.float())).squeeze(-1)
+
         def forward(self, input_ids, attention_mask):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            pooled = mean_pool(hidden, attention_mask)
-            return self.head(self.dropout(pooled.float())).squeeze(-1)
+            return self._head(hidden, attention_mask)
+
+        def _mask(self, hidden, attention_mask):
+            from transformers.masking_utils import create_bidirectional_mask
+
+            # The mask the transformers model builds for its layers (sdpa or eager alike).
+            return create_bidirectional_mask(config=self.encoder.config, inputs_embeds=hidden,
+                                             attention_mask=attention_mask)
+
+        def lower(self, input_ids, attention_mask, k: int):
+            """Hidden states after the embeddings and the first k layers."""
+            hidden = self.encoder.embeddings(input_ids=input_ids)
+            mask = self._mask(hidden, attention_mask)
+            for layer in self.encoder.encoder.layer[:k]:
+                hidden = layer(hidden, mask)
+            return hidden
+
+        def upper(self, hidden, attention_mask, k: int):
+            """Logits from the hidden states after layer k: the layers above it and the head."""
+            mask = self._mask(hidden, attention_mask)
+            for layer in self.encoder.encoder.layer[k:]:
+                hidden = layer(hidden, mask)
+            return self._head(hidden, attention_mask)
 
     return EncoderClassifier
 
 
-def EncoderClassifier(encoder, dropout: float = 0.1):  # noqa: N802 - a factory that reads as the class
-    return _module_class()(encoder, dropout)
+def EncoderClassifier(encoder, dropout: float = 0.1, pooling: str = "mean"):  # noqa: N802 - a factory that reads as the class
+    return _module_class()(encoder, dropout, pooling)
+
+
+def frozen_layers(model, params: EncoderParams) -> int | None:
+    """How many transformer layers (from the bottom) stay frozen; None: per freeze_embeddings only."""
+    if params.trainable_layers is None:
+        return None
+    n = int(model.encoder.config.num_hidden_layers)
+    return max(0, n - int(params.trainable_layers))
+
+
+def _freeze(model, params: EncoderParams) -> list:
+    """Freeze what params say; returns the modules that must also run without dropout."""
+    k = frozen_layers(model, params)
+    if k is None:
+        if params.freeze_embeddings:
+            model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        return []
+    fixed = [model.encoder.embeddings, *model.encoder.encoder.layer[:k]]
+    for m in fixed:
+        m.requires_grad_(False)
+    return fixed
+
+
+class LowerCache:
+    """The frozen lower layers' output per document, computed once (no dropout, no gradient).
+
+    Keyed by the document's token ids, so the out-of-fold models, which train on subsets of the
+    same documents with the same frozen layers, share one cache. Valid for one base model folder
+    and one layer count (`key`); fine_tune refuses a cache made for another. Memory: tokens x
+    hidden x 4 bytes per document (e5-small, 128 tokens: 192 KiB)."""
+
+    def __init__(self, base_dir: Path, k: int) -> None:
+        self.key = (str(Path(base_dir).resolve()), int(k))
+        self.hidden: dict[tuple[int, ...], Any] = {}
+        self.seconds = 0.0
+
+    def fill(self, model, ids: Sequence[Sequence[int]], pad_id: int, batch_size: int, device: str) -> None:
+        """Compute the documents not cached yet, longest first in batches (little padding)."""
+        torch = _torch()
+        todo = sorted({tuple(x) for x in ids if tuple(x) not in self.hidden}, key=lambda x: (-len(x), x))
+        if not todo:
+            return
+        t0 = time.perf_counter()
+        k = self.key[1]
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            for a in range(0, len(todo), batch_size):
+                chunk = todo[a : a + batch_size]
+                input_ids, mask = pad_batch(chunk, pad_id, device)
+                hidden = model.lower(input_ids, mask, k).float().cpu()
+                for x, h in zip(chunk, hidden):
+                    self.hidden[x] = h[: len(x)].clone()
+        model.train(was_training)
+        self.seconds += time.perf_counter() - t0
+
+    def batch(self, ids: Sequence[Sequence[int]], device: str):
+        """(hidden [B, T, H] zero-padded, attention_mask [B, T]) for these documents."""
+        torch = _torch()
+        hs = [self.hidden[tuple(x)] for x in ids]
+        width = max(len(h) for h in hs)
+        out = torch.zeros((len(hs), width, hs[0].shape[-1]), dtype=torch.float32)
+        mask = torch.zeros((len(hs), width), dtype=torch.long)
+        for i, h in enumerate(hs):
+            out[i, : len(h)] = h
+            mask[i, : len(h)] = 1
+        return out.to(device), mask.to(device)
+
+
+def batches(gen: np.random.Generator, lengths: Sequence[int], batch_size: int, bucketing: bool) -> list[np.ndarray]:
+    """One epoch's batches of indices. Bucketing: a random permutation cut into pools of 50
+    batches, each pool sorted by length and cut into batches, the batches shuffled; so a batch
+    holds documents of similar length (less padding) and each epoch still differs."""
+    n = len(lengths)
+    order = gen.permutation(n)
+    if not bucketing:
+        return [order[a : a + batch_size] for a in range(0, n, batch_size)]
+    lengths = np.asarray(lengths)
+    pool = 50 * batch_size
+    out = []
+    for a in range(0, n, pool):
+        part = order[a : a + pool]
+        part = part[np.argsort(-lengths[part], kind="stable")]
+        out += [part[b : b + batch_size] for b in range(0, len(part), batch_size)]
+    return [out[i] for i in gen.permutation(len(out))]
 
 
 # ------------------------------------------------------------------ helpers ------------------
@@ -240,22 +361,6 @@ def _param_groups(model, params: EncoderParams) -> list[dict]:
     ]
 
 
-def _linear_schedule(warmup: int, total: int):
-    """LambdaLR factor for step 0..total-1: linear warmup to 1 over `warmup` steps, then linear decay.
-
-    Not transformers' get_linear_schedule_with_warmup, which gives warmup step s s/warmup where
-    this gives (s+1)/warmup: its first step has learning rate 0 (with warmup 1, as a run of 10
-    to 19 steps has at warmup_ratio 0.1, a tenth of the training wasted), and switching would
-    change every trained model. The two agree exactly without warmup and after it (tests pin both).
-    """
-    def f(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return f
-
-
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -276,15 +381,20 @@ def fine_tune(
     epochs: float | None = None,
     progress: bool | None = None,
     desc: str = "fine-tune",
+    cache: LowerCache | None = None,
 ):
     """Fine-tune the encoder in base_dir on (docs, labels); returns the classifier (eval mode).
 
     labels: 1 = state-linked, 0 = control. With validation data, checks `evals_per_epoch` times
     an epoch and stops after `patience` checks without a lower (class-weighted) validation loss,
     restoring the best weights. `epochs` (may be fractional) overrides params.epochs: the final
-    model trains for the fold models' mean best. The result carries `.settings` (prefix,
-    max_length, training record) and `.tokenizer`.
+    model trains for the fold models' mean best. With `trainable_layers` and `cache_frozen`,
+    the frozen layers' output comes from `cache` (a LowerCache for base_dir; one is made when
+    not given) instead of being recomputed every step. The result carries `.settings`
+    (prefix, max_length, training record) and `.tokenizer`.
     """
+    from transformers import get_scheduler
+
     torch = _torch()
     params = params or EncoderParams()
     params, device = _setup(params)
@@ -309,32 +419,70 @@ def fine_tune(
     encoder, tokenizer = load_base(Path(base_dir))
     prefix = text_prefix(Path(base_dir))
     torch.manual_seed(params.seed)  # the head's initial weights, whatever loading consumed
-    model = EncoderClassifier(encoder, params.dropout)
-    if params.freeze_embeddings:
-        model.encoder.get_input_embeddings().weight.requires_grad_(False)
+    model = EncoderClassifier(encoder, params.dropout, params.pooling)
+    fixed = _freeze(model, params)
+    k = frozen_layers(model, params)
     model.to(device).train()
+    for m in fixed:
+        m.eval()
 
     ids = tokenize(tokenizer, docs, prefix, params.max_length)
     vids = tokenize(tokenizer, valid_docs, prefix, params.max_length) if has_valid else []
     pad = tokenizer.pad_token_id
-    weights = torch.tensor(balanced_weights(labels), device=device)
+    use_cache = k is not None and params.cache_frozen
+    if use_cache:
+        cache = cache or LowerCache(base_dir, k)
+        if cache.key != LowerCache(base_dir, k).key:
+            raise InputError(f"the frozen-layer cache was made for {cache.key}, not {(str(Path(base_dir).resolve()), k)}.")
+        cache_before = cache.seconds
+        cache.fill(model, [*ids, *vids], pad, params.eval_batch_size, device)
+    weights = torch.tensor(balanced_weights(labels) if params.class_weight == "balanced"
+                           else np.ones(len(labels), np.float32), device=device)
     y = torch.tensor(labels, dtype=torch.float32, device=device)
-    vweights = balanced_weights(valid_labels) if has_valid else None
+    vweights = ((balanced_weights(valid_labels) if params.class_weight == "balanced"
+                 else np.ones(len(valid_labels), np.float32)) if has_valid else None)
+
+    def logits_of(chunk_ids):
+        if use_cache:
+            hidden, mask = cache.batch(chunk_ids, device)
+            return model.upper(hidden, mask, k)
+        input_ids, mask = pad_batch(chunk_ids, pad, device)
+        return model(input_ids, mask)
 
     n = len(ids)
-    steps_per_epoch = math.ceil(n / params.batch_size)
+    lengths = [len(x) for x in ids]
+    batches_per_epoch = math.ceil(n / params.batch_size)
+    accum = params.grad_accum_steps
+    steps_per_epoch = math.ceil(batches_per_epoch / accum)
     n_epochs = float(params.epochs if epochs is None else epochs)
     total = max(1, int(round(n_epochs * steps_per_epoch)))
     opt = torch.optim.AdamW(_param_groups(model, params))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _linear_schedule(int(params.warmup_ratio * total), total))
+    sched = get_scheduler(params.scheduler, opt, num_warmup_steps=int(params.warmup_ratio * total),
+                          num_training_steps=total)
     eval_every = max(1, math.ceil(steps_per_epoch / params.evals_per_epoch))
     gen = np.random.default_rng(params.seed)
+    trained = [p for g in opt.param_groups for p in g["params"]]
 
     def valid_loss() -> tuple[float, float | None]:
-        logits = _logits(model, vids, pad, params.eval_batch_size, device, device == "cuda")
+        if use_cache:
+            model.eval()
+            with torch.inference_mode():
+                logits = np.concatenate([logits_of(vids[a : a + params.eval_batch_size]).float().cpu().numpy()
+                                         for a in range(0, len(vids), params.eval_batch_size)])
+            model.train()
+            for m in fixed:
+                m.eval()
+        else:
+            logits = _logits(model, vids, pad, params.eval_batch_size, device, device == "cuda")
+            for m in fixed:
+                m.eval()
         p = np.clip(expit(logits), 1e-7, 1 - 1e-7)
         losses = -(valid_labels * np.log(p) + (1 - valid_labels) * np.log(1 - p))
         return float((vweights * losses).mean()), roc_auc_or_none(valid_labels, logits)
+
+    def state_copy() -> dict:
+        # Frozen weights are the base model's: no copy needed to restore them.
+        return {name: v.detach().to("cpu", copy=True) for name, v in model.named_parameters() if v.requires_grad}
 
     history: list[dict[str, Any]] = []
     best = {"loss": math.inf, "step": 0, "state": None, "auc": None}
@@ -342,41 +490,46 @@ def fine_tune(
     step = 0
     train_losses: list[float] = []
     stop = False
-    t_loop = time.perf_counter()
-    eval_seconds = 0.0
+    t_loop, c_loop = time.perf_counter(), time.process_time()
+    eval_seconds = eval_cpu = 0.0
     seen = 0
+    padded_tokens = real_tokens = 0
     with _progress(total, desc, progress) as advance:
         while step < total and not stop:
-            order = gen.permutation(n)
-            for a in range(0, n, params.batch_size):
+            epoch = batches(gen, lengths, params.batch_size, params.length_bucketing)
+            for a in range(0, len(epoch), accum):
                 if step >= total:
                     break
-                chunk = order[a : a + params.batch_size]
-                input_ids, mask = pad_batch([ids[i] for i in chunk], pad, device)
-                with _autocast(device, True):
-                    logits = model(input_ids, mask)
-                loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y[chunk], reduction="none")
-                loss = (loss_each * weights[chunk]).mean()
+                group = epoch[a : a + accum]
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
+                loss_sum = 0.0
+                for chunk in group:
+                    chunk_ids = [ids[i] for i in chunk]
+                    padded_tokens += len(chunk) * max(len(x) for x in chunk_ids)
+                    real_tokens += sum(len(x) for x in chunk_ids)
+                    with _autocast(device, True):
+                        logits = logits_of(chunk_ids)
+                    loss_each = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), y[chunk], reduction="none")
+                    # Each batch's mean, averaged over the accumulated batches.
+                    loss = (loss_each * weights[chunk]).mean() / len(group)
+                    loss.backward()
+                    loss_sum += float(loss.detach())
+                    seen += len(chunk)
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
                 opt.step()
                 sched.step()
                 step += 1
-                seen += len(chunk)
-                train_losses.append(float(loss.detach()))
-                advance(train_losses[-1])
+                train_losses.append(loss_sum)
+                advance(loss_sum)
                 if has_valid and (step % eval_every == 0 or step == total):
-                    t_eval = time.perf_counter()
+                    t_eval, c_eval = time.perf_counter(), time.process_time()
                     vloss, vauc = valid_loss()
                     eval_seconds += time.perf_counter() - t_eval
+                    eval_cpu += time.process_time() - c_eval
                     history.append({"step": step, "train_loss": float(np.mean(train_losses[-eval_every:])),
                                     "valid_loss": vloss, "valid_auc": vauc})
                     if vloss < best["loss"] - 1e-4:
-                        best = {"loss": vloss, "step": step, "auc": vauc, "state": {
-                            k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                            if not (params.freeze_embeddings and k == "encoder.embeddings.word_embeddings.weight")
-                        }}
+                        best = {"loss": vloss, "step": step, "auc": vauc, "state": state_copy()}
                         bad = 0
                     else:
                         bad += 1
@@ -384,6 +537,8 @@ def fine_tune(
                             stop = True
                             break
     train_seconds = time.perf_counter() - t_loop - eval_seconds
+    # CPU seconds of the optimizer steps: on a shared machine, steadier than wall time.
+    train_cpu = time.process_time() - c_loop - eval_cpu
     if best["state"] is not None and best["step"] != step:
         model.load_state_dict(best["state"], strict=False)
     best_step = best["step"] if has_valid else step
@@ -394,6 +549,7 @@ def fine_tune(
         "text_prefix": prefix,
         "max_length": params.max_length,
         "dropout": params.dropout,
+        "pooling": params.pooling,
         "base_dir": str(base_dir),
         "device": device,
         "train": {
@@ -410,17 +566,33 @@ def fine_tune(
             "history": history,
             "first_losses": train_losses[:5],
             "last_losses": train_losses[-5:],
+            "trainable_layers": params.trainable_layers,
+            "frozen_cache": use_cache,
+            "cache_seconds": round(cache.seconds - cache_before, 2) if use_cache else None,
+            # Padding share of the token positions the training batches computed.
+            "padding_share": round(1 - real_tokens / max(padded_tokens, 1), 4),
             "seconds": round(seconds, 2),
             "train_seconds": round(train_seconds, 2),
             "eval_seconds": round(eval_seconds, 2),
             # Training throughput (optimizer steps only: no loading, tokenising or validation).
             "accounts_per_s": round(seen / max(train_seconds, 1e-9), 2),
+            "train_cpu_seconds": round(train_cpu, 2),
+            "accounts_per_cpu_s": round(seen / max(train_cpu, 1e-9), 2),
         },
     }
     return model
 
 
 # ------------------------------------------------------------------ out of fold --------------
+
+
+def shared_cache(base_dir: Path, params: EncoderParams) -> LowerCache | None:
+    """One frozen-layer cache for every model trained from base_dir with these params, or None
+    where every layer trains (or caching is off)."""
+    if params.trainable_layers is None or not params.cache_frozen:
+        return None
+    config = json.loads((Path(base_dir) / "config.json").read_text(encoding="utf-8"))
+    return LowerCache(base_dir, max(0, int(config["num_hidden_layers"]) - int(params.trainable_layers)))
 
 
 def oof_fold_of(split_fold: np.ndarray, oof_folds: int) -> np.ndarray:
@@ -468,6 +640,7 @@ def train_encoder_oof(
         raise InputError("out-of-fold training needs training accounts in at least two folds.")
     oof = np.full(len(frame), np.nan)
     runs: list[dict[str, Any]] = []
+    cache = shared_cache(base_dir, p_dev)
     for k in present:
         val_split_fold = _validation_fold(split_fold, fold, k)
         is_val = (split_fold == val_split_fold) if val_split_fold is not None else np.zeros(len(frame), bool)
@@ -477,7 +650,7 @@ def train_encoder_oof(
         p_k = params.model_copy(update={"seed": params.seed + 1000 * (k + 1)})
         model = fine_tune(
             base_dir, [texts[i] for i in tr], labels[tr], [texts[i] for i in va], labels[va], p_k,
-            progress=progress, desc=f"encoder fold {k + 1}/{len(present)}",
+            progress=progress, desc=f"encoder fold {k + 1}/{len(present)}", cache=cache,
         )
         t0 = time.perf_counter()
         oof[te] = predict_model(model, model.tokenizer, [texts[i] for i in te], p_dev.eval_batch_size,
@@ -500,7 +673,7 @@ def train_encoder_oof(
     final_epochs = max(best_epochs, 1.0 / p_dev.evals_per_epoch)
     tr_all = np.flatnonzero(fold >= 0)
     final = fine_tune(base_dir, [texts[i] for i in tr_all], labels[tr_all], None, None, params,
-                      epochs=final_epochs, progress=progress, desc="encoder final")
+                      epochs=final_epochs, progress=progress, desc="encoder final", cache=cache)
     final.settings["train"]["epochs_from_folds"] = final_epochs
     save_classifier(final, final.tokenizer, out_dir)
     if p_dev.fast_inference:
@@ -537,13 +710,14 @@ def save_classifier(model, tokenizer, out_dir: Path) -> Path:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "hidden_size": int(model.encoder.config.hidden_size),
-            "pooling": "mean over attention_mask of last_hidden_state",
+            # "mean": over attention_mask of last_hidden_state; "cls": its first token.
+            "pooling": settings.get("pooling", "mean"),
             "head": {"file": HEAD_FILE, "weight": list(head["weight"].shape), "bias": list(head["bias"].shape),
                      "output": "one logit; P(state_linked) = sigmoid(logit)"},
             "text_prefix": settings.get("text_prefix", ""),
             "max_length": settings.get("max_length", 128),
             "dropout": settings.get("dropout", 0.1),
-            "settings": {k: v for k, v in settings.items() if k not in ("text_prefix", "max_length", "dropout")},
+            "settings": {k: v for k, v in settings.items() if k not in ("text_prefix", "max_length", "dropout", "pooling")},
         }
         (tmp / CLASSIFIER_JSON).write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n",
                                            encoding="utf-8")
@@ -563,10 +737,12 @@ def load_classifier(model_dir: Path, device: str = "cpu"):
         raise InputError(f"{meta_path} is format {meta.get('format')} v{meta.get('format_version')}, "
                          f"expected {FORMAT} v{FORMAT_VERSION}.")
     encoder, tokenizer = load_base(model_dir)
-    model = EncoderClassifier(encoder, meta.get("dropout", 0.1))
+    # Folders written before pooling was a choice describe mean pooling in words.
+    pooling = meta.get("pooling") if meta.get("pooling") in ("mean", "cls") else "mean"
+    model = EncoderClassifier(encoder, meta.get("dropout", 0.1), pooling)
     model.head.load_state_dict(load_file(str(model_dir / HEAD_FILE)))
     model.settings = {"text_prefix": meta["text_prefix"], "max_length": meta["max_length"],
-                      "dropout": meta.get("dropout", 0.1), **meta.get("settings", {})}
+                      "dropout": meta.get("dropout", 0.1), "pooling": pooling, **meta.get("settings", {})}
     model.tokenizer = tokenizer
     return model.to(device).eval(), tokenizer
 

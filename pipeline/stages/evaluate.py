@@ -14,10 +14,12 @@ import pyarrow.parquet as pq
 
 from pipeline import drift
 from pipeline.config import Params
-from pipeline.evaluate import draw_plots, evaluate_models, headline, headline_line, shift_metrics, write_outputs
+from pipeline.evaluate import (
+    draw_plots, evaluate_models, headline, headline_line, member_contribution, shift_metrics, write_outputs,
+)
 from pipeline.ingest import ingest_dumps
 from pipeline.scoring import GbmScorer
-from pipeline.serving import make_bundle, score_tables
+from pipeline.serving import make_bundle, score_features, score_tables
 from pipeline.split import labelled
 
 
@@ -60,6 +62,10 @@ def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float, dr
     # Each account's own operating threshold (the profile-only member's where it posted nothing).
     thresholds = pd.DataFrame({"userid": feats[0]["userid"], "threshold": bundle.thresholds(feats[0])})
     out = scored.drop(columns=["label"]).merge(truth, on="userid", validate="one_to_one").merge(thresholds, on="userid")
+    if bundle.encoder is not None:
+        # The same accounts without the encoder: what stacking it adds on a foreign world.
+        alone = score_features(feats[0], bundle.scorer)[["userid", "score"]].rename(columns={"score": "gbm_score"})
+        out = out.merge(alone, on="userid", validate="one_to_one")
     return out, out["threshold"].to_numpy(), report
 
 
@@ -108,6 +114,14 @@ def run(params: Params, paths: Paths) -> str:
         no_posts = shifted[shifted["no_tweets"]]
         if len(no_posts) and no_posts["label"].nunique() == 2:
             metrics["shift"]["no_tweets"] = headline(no_posts, no_posts["threshold"].to_numpy(), params.evaluate)
+    if primary == "ensemble":
+        # What the encoder adds to LightGBM: on the held-out campaign, and on the shifted world.
+        both = preds["ensemble"]["test"]  # its `gbm` column: LightGBM's score as the stacker got it
+        y = (both["label"] == "state_linked").to_numpy()
+        metrics["contribution"] = {"encoder": {"holdout": member_contribution(y, both["score"], both["gbm"])}}
+        if paths.shift is not None and "gbm_score" in shifted:
+            ys = (shifted["label"] == "state_linked").to_numpy()
+            metrics["contribution"]["encoder"]["shift"] = member_contribution(ys, shifted["score"], shifted["gbm_score"])
     if scorer.profile is not None:
         # The profile-only member on every held-out account, as if none had posted.
         only = test.assign(score=scorer.profile.score(test))
