@@ -122,6 +122,8 @@ RECIPE_ROWS = [
     ("top 2, cls pooling", {"pooling": "cls"}),
     ("top 2, no class weights", {"class_weight": "none"}),
     ("top 2, 64-token documents", {"max_length": 64}),
+    ("top 3", {"trainable_layers": 3}),
+    ("top 4, 64-token documents", {"trainable_layers": 4, "max_length": 64}),
 ]
 
 

@@ -304,7 +304,7 @@ def interim_network(interim: Path, features, evidence_items: int, work: Path, me
         con.execute("CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM "
                     + parquet_source(interim / "accounts.parquet"))
         # Its coordination tables (`edges_*`, `items_*`, `coord`) stay on the connection.
-        build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), features)
+        build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), features, item_times=True)
         return network_tables(con, features.coordination, evidence_items)
 
 

@@ -308,7 +308,8 @@ def _stage_features(interim: Path, work: Path, model: LoadedModel, resume: bool,
         with connect(memory_limit, spill_dir=work / "duckdb") as con:
             # Scoring population: everything scored together, whatever campaigns it holds.
             con.execute(f"CREATE VIEW acc_src AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM {parquet_source(interim / 'accounts.parquet')}")
-            table = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features)
+            table = build_features(con, "acc_src", parquet_source(interim / "tweets.parquet"), model.features,
+                                   item_times=network is not None)
             if network is not None:
                 from pipeline.network import network_tables
 

@@ -387,7 +387,8 @@ def build_features_spark(spark, accounts_path: Path, tweets_path: Path, params: 
         con.execute("CREATE VIEW tweets AS SELECT * EXCLUDE (account_language, population) FROM tw_in")
         con.execute("CREATE VIEW acc AS SELECT DISTINCT userid, account_language, population FROM tw_in")
         materialise_tweets(con)
-        items = items_sql(cp)
+        # Items keep their times where the network will read them (`keep`), as locally.
+        items = items_sql(cp, item_times=keep is not None)
         tagged = " UNION ALL ".join(_tagged_items(fam, items[fam]) for fam in TWEET_FAMILIES)
         return {"items": con.sql(tagged).to_arrow_table(), "docs": con.sql(nd_docs_sql(cp)).to_arrow_table()}
 

@@ -214,3 +214,23 @@ def test_a_raw_dump_without_ingest_settings_is_read_with_the_defaults(trained_mo
                          ingest=None)
     assert "ties over" in line and (tmp_path / "net" / "edges.parquet").exists()
     assert not (tmp_path / ".net.work").exists()
+
+
+def test_item_times_change_no_feature(loose):
+    """The features leave untimed items undated (cheaper); the network dates them. Either
+    way the feature table is the same, to the bit, under ties loose enough for every trace."""
+    from pipeline.duck import connect
+    from pipeline.features.build import build_features
+    from pipeline.sql import parquet_source
+
+    interim = loose[3]
+    tables = []
+    for item_times in (False, True):
+        con = connect()
+        con.execute("CREATE VIEW a AS SELECT * REPLACE (NULL::VARCHAR AS campaign) FROM "
+                    + parquet_source(interim / "accounts.parquet"))
+        tables.append(build_features(con, "a", parquet_source(interim / "tweets.parquet"), loose_params(), item_times))
+        dated = con.execute("SELECT COUNT(t) FROM items_co_hashtag_seq").fetchone()[0]
+        assert (dated > 0) == item_times  # the switch does what it says
+        con.close()
+    assert tables[0].num_rows > 0 and tables[0].equals(tables[1])

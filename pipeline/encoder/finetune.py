@@ -256,6 +256,19 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return (per_class[index] * len(classes) / 2).astype(np.float32)
 
 
+def example_weights(y: np.ndarray, class_weight: str) -> np.ndarray:
+    """Per-example loss weights for `encoder.class_weight`: balanced, or 1 each ("none")."""
+    return balanced_weights(y) if class_weight == "balanced" else np.ones(len(y), np.float32)
+
+
+def _train_mode(model, fixed: Sequence) -> None:
+    """Training mode, with the frozen modules `fixed` kept in eval mode (no dropout where
+    nothing trains, which is also what makes the frozen-layer cache exact)."""
+    model.train()
+    for m in fixed:
+        m.eval()
+
+
 @contextlib.contextmanager
 def _progress(total: int, desc: str, enabled: bool | None) -> Iterator[Callable[[float], None]]:
     """A progress bar on stderr for the block; yields `advance(loss)`, called once an optimizer step.
@@ -422,9 +435,8 @@ def fine_tune(
     model = EncoderClassifier(encoder, params.dropout, params.pooling)
     fixed = _freeze(model, params)
     k = frozen_layers(model, params)
-    model.to(device).train()
-    for m in fixed:
-        m.eval()
+    model.to(device)
+    _train_mode(model, fixed)
 
     ids = tokenize(tokenizer, docs, prefix, params.max_length)
     vids = tokenize(tokenizer, valid_docs, prefix, params.max_length) if has_valid else []
@@ -436,11 +448,9 @@ def fine_tune(
             raise InputError(f"the frozen-layer cache was made for {cache.key}, not {(str(Path(base_dir).resolve()), k)}.")
         cache_before = cache.seconds
         cache.fill(model, [*ids, *vids], pad, params.eval_batch_size, device)
-    weights = torch.tensor(balanced_weights(labels) if params.class_weight == "balanced"
-                           else np.ones(len(labels), np.float32), device=device)
+    weights = torch.tensor(example_weights(labels, params.class_weight), device=device)
     y = torch.tensor(labels, dtype=torch.float32, device=device)
-    vweights = ((balanced_weights(valid_labels) if params.class_weight == "balanced"
-                 else np.ones(len(valid_labels), np.float32)) if has_valid else None)
+    vweights = example_weights(valid_labels, params.class_weight) if has_valid else None
 
     def logits_of(chunk_ids):
         if use_cache:
@@ -469,13 +479,9 @@ def fine_tune(
             with torch.inference_mode():
                 logits = np.concatenate([logits_of(vids[a : a + params.eval_batch_size]).float().cpu().numpy()
                                          for a in range(0, len(vids), params.eval_batch_size)])
-            model.train()
-            for m in fixed:
-                m.eval()
         else:
             logits = _logits(model, vids, pad, params.eval_batch_size, device, device == "cuda")
-            for m in fixed:
-                m.eval()
+        _train_mode(model, fixed)
         p = np.clip(expit(logits), 1e-7, 1 - 1e-7)
         losses = -(valid_labels * np.log(p) + (1 - valid_labels) * np.log(1 - p))
         return float((vweights * losses).mean()), roc_auc_or_none(valid_labels, logits)

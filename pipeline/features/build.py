@@ -14,13 +14,14 @@ from pipeline.features.tables import POPULATION_SQL, materialise_tweets
 from pipeline.features.text import TEXT_FEATURES, compute_text
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, accounts: str, tweets: str, params: FeaturesParams
+    con: duckdb.DuckDBPyConnection, accounts: str, tweets: str, params: FeaturesParams, item_times: bool = False
 ) -> pa.Table:
     """Feature table for the accounts in `accounts`, from the tweets in `tweets`.
 
     Both are SQL table expressions on `con` (`read_parquet('...')` or a registered table).
     The population for cross-account features (creation batches, coordination) is the
-    campaign when accounts carry one, else everything scored together.
+    campaign when accounts carry one, else everything scored together. `item_times`: the
+    coordination tables left on `con` date every item, for the network (pipeline/network.py).
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW acc AS
@@ -30,7 +31,7 @@ def build_features(
     materialise_tweets(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE beh AS {compute_behaviour(con, params).sql_query()}")
     compute_text(con, params.text)
-    coord = compute_coordination(con, params.coordination)
+    coord = compute_coordination(con, params.coordination, item_times)
     con.register("coord_arrow", coord)
     con.execute("CREATE OR REPLACE TEMP TABLE coord AS SELECT * FROM coord_arrow")
     con.unregister("coord_arrow")

@@ -69,25 +69,31 @@ def normalised_text_sql(col: str = "tweet_text") -> str:
 
 # ---------------------------------------------------------------- items
 
-def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_groups") -> dict[str, str]:
+def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_groups",
+              item_times: bool = False) -> dict[str, str]:
     """(population, item, userid, t) membership per family: TWEET_FAMILIES from the working
-    table `tw` (row by row: no key), near_duplicate from `doc_groups` (`nd_doc_groups_sql`)."""
+    table `tw` (row by row: no key), near_duplicate from `doc_groups` (`nd_doc_groups_sql`).
+
+    t: when the account shared the item (epoch seconds). The timed families' window (TIMED)
+    reads it, so they always carry it. For the others no feature step does
+    (`family_window_s` is None): they carry it only with `item_times`, for the network's
+    evidence (pipeline/network.py), which dates every tie by it. Left NULL otherwise, because
+    computing and aggregating it costs the features ~20 % of the coordination time at 1M tweets.
+    """
     bin_s = 60 * p.sync_bin_minutes
-    # t: when the account shared the item (epoch seconds). The timed families' window (TIMED)
-    # reads it; for the others no step does (`family_window_s` is None), and the network's
-    # evidence (pipeline/network.py) dates every tie by it.
+    untimed_t = "EPOCH(tweet_time)::DOUBLE" if item_times else "NULL::DOUBLE"
     return {
         "co_retweet": f"""SELECT population, retweet_tweetid AS item, userid, EPOCH(tweet_time)::DOUBLE AS t FROM {tw}
                          WHERE is_retweet AND retweet_tweetid IS NOT NULL""",
         "co_hashtag_seq": f"""SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid,
-                                    EPOCH(tweet_time)::DOUBLE AS t
+                                    {untimed_t} AS t
                              FROM {tw} WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
         "co_url": f"""SELECT population, LOWER(url) AS item, userid, t FROM (
                         SELECT population, userid, EPOCH(tweet_time)::DOUBLE AS t, UNNEST(urls) AS url FROM {tw}
                         WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
         "sync": f"""SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid,
-                        EPOCH(tweet_time)::DOUBLE AS t FROM {tw}""",
+                        {untimed_t} AS t FROM {tw}""",
         "near_duplicate": f"SELECT population, grp AS item, userid, t FROM {doc_groups}",
     }
 
@@ -510,14 +516,15 @@ def assemble_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams,
     return pa.table(filled, names=base.column_names)
 
 
-def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams) -> pa.Table:
+def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams, item_times: bool = False) -> pa.Table:
     """Per-account coordination features for every account in view `acc` (needs `population`).
 
     Expects views `acc` and `tweets` and the working table `tw` (`tables.materialise_tweets`). Returns userid, the features, and
-    `coord_cluster` (a cluster id; meta, not a feature).
+    `coord_cluster` (a cluster id; meta, not a feature). `item_times`: every family's items
+    keep their times (`items_sql`), for the network built from the tables left on `con`.
     """
     near_duplicate_groups(con, p)
-    items = items_sql(p)
+    items = items_sql(p, item_times=item_times)
     edges = []
     for fam in FAMILIES:
         con.execute(f"CREATE OR REPLACE TEMP TABLE items_{fam} AS {items[fam]}")

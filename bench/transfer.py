@@ -1,0 +1,126 @@
+"""Where the shifted world's gap comes from: the same model, trained on one set of campaigns
+and worlds, scored on another.
+
+    python bench/transfer.py [--shift data/raw/shift] [--features data/features/features.parquet]
+                             [--split data/split.parquet]
+
+Every row fits LightGBM as the train_gbm stage does (`models.fit.fit_gbm_folder`: the
+n-gram text score out of fold, grouped folds, cross-campaign calibration) on its training
+set, and scores its test set with `GbmScorer` (LightGBM only: the encoder is left out, so a
+row takes seconds). The rows:
+
+- the sample's training campaigns -> its held-out campaign (what `dvc repro` reports);
+- the sample's training campaigns -> the shifted world (the evaluate stage's `shift`);
+- inside the shifted world, one campaign -> the other, both ways: what its own features can
+  reach across campaigns when the world is the one trained on;
+- the shifted world -> the sample's held-out campaign (the gap the other way);
+- the sample's training campaigns plus one shifted campaign -> the other shifted campaign.
+
+The shifted world's features are built per campaign (each campaign its own population, as
+the features stage builds the sample's), and its folds are grouped as `split.make_split`
+groups the sample's. It also prints the single-feature ROC-AUCs whose direction flips
+between the worlds. Figures are PR-AUC and ROC-AUC; nothing here is tuned on a test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.config import SplitParams, load_params  # noqa: E402
+from pipeline.metrics import binary_metrics  # noqa: E402
+from pipeline.models.fit import fit_gbm_folder, model_feature_list  # noqa: E402
+from pipeline.scoring import GbmScorer  # noqa: E402
+from pipeline.split import labelled, make_split  # noqa: E402
+
+
+def shifted_frame(shift: Path, params, work: Path) -> pd.DataFrame:
+    """The shifted world's feature rows with label, campaign and a grouped fold."""
+    import pyarrow.parquet as pq
+
+    from pipeline import duck
+    from pipeline.features.build import build_features
+    from pipeline.ingest import ingest_dumps
+
+    dumps = [(str(d), d.parent.name, d.name) for d in sorted(shift.glob("*/*")) if d.is_dir()]
+    if not dumps:
+        raise SystemExit(f"{shift} holds no <campaign>/<label>/ dumps; run `dvc repro shift_sample` first.")
+    ingest_dumps(dumps, work, progress=False)
+    con = duck.connect()
+    try:
+        con.register("acc_in", pq.read_table(work / "accounts.parquet"))
+        con.register("tw_in", pq.read_table(work / "tweets.parquet"))
+        feats = build_features(con, "acc_in", "tw_in", params.features).to_pandas()
+    finally:
+        con.close()
+    accounts = pq.read_table(work / "accounts.parquet", columns=["userid", "account_creation_date"]).to_pandas()
+    split = make_split(feats.merge(accounts, on="userid"), SplitParams(holdout_campaigns=[], seed=params.split.seed))
+    return feats.merge(split[["userid", "fold", "group"]], on="userid", validate="one_to_one")
+
+
+def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, params) -> dict:
+    with tempfile.TemporaryDirectory(prefix="transfer-") as d:
+        fit_gbm_folder(train.reset_index(drop=True), params, Path(d))
+        scores = GbmScorer.load(d).score(test)
+    ev = params.evaluate
+    m = binary_metrics((test["label"] == "state_linked").to_numpy(), scores, 0.5, ev.low_prevalence, ev.fpr_budget)
+    return {"accounts": len(test), "pr_auc": m["pr_auc"], "roc_auc": m["roc_auc"]}
+
+
+def flips(a: pd.DataFrame, b: pd.DataFrame, features: list[str], margin: float = 0.05) -> pd.DataFrame:
+    """Features whose single-feature ROC-AUC is at least `margin` from 0.5 on both sides of it."""
+    from sklearn.metrics import roc_auc_score
+
+    rows = []
+    for f in features:
+        auc = [roc_auc_score(x["label"] == "state_linked", x[f].fillna(-1.0)) for x in (a, b)]
+        if min(abs(v - 0.5) for v in auc) >= margin and (auc[0] - 0.5) * (auc[1] - 0.5) < 0:
+            rows.append({"feature": f, "sample": round(auc[0], 3), "shifted": round(auc[1], 3)})
+    return pd.DataFrame(rows, columns=["feature", "sample", "shifted"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shift", type=Path, default=Path("data/raw/shift"))
+    ap.add_argument("--features", type=Path, default=Path("data/features/features.parquet"))
+    ap.add_argument("--split", type=Path, default=Path("data/split.parquet"))
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    params = load_params(args.params)
+    sample = labelled(args.features, args.split)
+    s_train, s_test = sample[sample["role"] == "train"], sample[sample["role"] == "test"]
+    with tempfile.TemporaryDirectory(prefix="transfer-shift-") as tmp:
+        world = shifted_frame(args.shift, params, Path(tmp))
+    a, b = sorted(world["campaign"].unique())
+    wa, wb = world[world["campaign"] == a], world[world["campaign"] == b]
+    rows = [
+        ("sample training campaigns", "sample held-out campaign", s_train, s_test),
+        ("sample training campaigns", "shifted world", s_train, world),
+        (f"shifted {a}", f"shifted {b}", wa, wb),
+        (f"shifted {b}", f"shifted {a}", wb, wa),
+        ("shifted world", "sample held-out campaign", world, s_test),
+        (f"sample training campaigns + shifted {a}", f"shifted {b}", pd.concat([s_train, wa]), wb),
+    ]
+    print("| trained on | scored | accounts | PR-AUC | ROC-AUC |\n|---|---|---|---|---|")
+    for name_tr, name_te, tr, te in rows:
+        r = fit_and_score(tr, te, params)
+        print(f"| {name_tr} | {name_te} | {r['accounts']} | {r['pr_auc']:.3f} | {r['roc_auc']:.3f} |", flush=True)
+    features = model_feature_list(s_train, params)
+    flipped = flips(s_train, world, [f for f in features if f in world.columns])
+    print(f"\n{len(flipped)} of {len(features)} features point the other way in the shifted world "
+          "(single-feature ROC-AUC at least 0.05 from 0.5 in both):")
+    print(flipped.sort_values("feature").to_string(index=False) if len(flipped) else "(none)")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
