@@ -208,6 +208,7 @@ def test_fast_path_scores_are_close_to_fp32(trained):
 
 def test_int8_file_quantises_every_projection_and_keeps_the_head_fp32(tmp_path, trained):
     import onnx
+    from onnx import TensorProto
 
     from pipeline.encoder.fast import FAST_FILE, build_int8
 
@@ -215,11 +216,16 @@ def test_int8_file_quantises_every_projection_and_keeps_the_head_fp32(tmp_path, 
     path = build_int8(model, easy_docs(64)[0], tmp_path / FAST_FILE)
     graph = onnx.load(str(path))
     ops = [n.op_type for n in graph.graph.node]
-    layers = model.encoder.config.num_hidden_layers
+    cfg = model.encoder.config
+    layers = cfg.num_hidden_layers
     assert ops.count("MatMulInteger") == 6 * layers  # Q, K, V, attention out, FFN in, FFN out
     assert ops.count("Gemm") + ops.count("MatMul") >= 1  # the head (and attention scores) stay float
+    # The word-embedding table is stored in 8 bits (the bulk of the file); no float copy is left.
+    table = [t for t in graph.graph.initializer if tuple(t.dims) == (cfg.vocab_size, cfg.hidden_size)]
+    assert [t.data_type for t in table] in ([TensorProto.UINT8], [TensorProto.INT8])
     meta = json.loads({p.key: p.value for p in graph.metadata_props}["statelink"])
     assert meta["max_length"] == 32 and meta["smoothing"]["calibration_docs"] == 64
+    assert meta["quantized"]["word_embeddings"] == "8-bit per tensor"
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert not list(tmp_path.glob(".int8-*")) and not list(tmp_path.glob("*.tmp*"))
 

@@ -19,7 +19,11 @@ What the file is (`build_int8`):
    with the range moved into weights that are quantised per output column. The statistics
    come from training documents (never the documents to be scored).
 3. Dynamic int8 (per-channel QInt8 weights) of every projection: Q/K/V, attention output,
-   FFN in and out. Word embeddings and the head stay fp32.
+   FFN in and out. The word-embedding table is stored in 8 bits too (uint8, one scale and zero
+   point for the table, as ORT quantises a Gather's data; a looked-up row is dequantised): it is 366 of the fp32 file's 448 MiB, so the file shrinks
+   from 388 to 113 MiB and the session loads in ~0.6 s instead of ~1.3 s, at no measured cost
+   (final classifier, held-out campaign: PR-AUC 0.9716 -> 0.9726, ROC-AUC 0.9758 -> 0.9760).
+   Position and type embeddings and the head stay fp32.
 
 Scores: one document per run. Dynamic int8 takes one activation scale per tensor, so in a
 batch a document's score would depend on its batch-mates (measured up to 0.076); alone it is
@@ -186,6 +190,7 @@ def export_onnx(model, out_path: Path, calibration_docs: Sequence[str], alpha: f
     meta = {
         "format": "statelink-encoder-int8", "num_layers": int(cfg.num_hidden_layers),
         "hidden_size": int(cfg.hidden_size), "intermediate_size": int(cfg.intermediate_size),
+        "vocab_size": int(cfg.vocab_size),
         "text_prefix": prefix, "max_length": max_length, "pad_token_id": pad_id,
         "smoothing": {"alpha": alpha, "calibration_docs": len(calibration_docs)},
     }
@@ -232,6 +237,16 @@ def _projection_matmuls(graph, meta: dict) -> list[str]:
     return names
 
 
+def _word_embedding_gathers(graph, meta: dict) -> list[str]:
+    """The Gather node(s) reading the word-embedding table, found by its (vocab, hidden) shape."""
+    shapes = {t.name: tuple(t.dims) for t in graph.graph.initializer}
+    table = (meta["vocab_size"], meta["hidden_size"])
+    names = [n.name for n in graph.graph.node if n.op_type == "Gather" and shapes.get(n.input[0]) == table]
+    if len(names) != 1:
+        raise StatelinkError(f"found {len(names)} word-embedding lookups in the export, expected 1.")
+    return names
+
+
 @contextlib.contextmanager
 def _quiet_root_logger():
     root = logging.getLogger()
@@ -244,15 +259,20 @@ def _quiet_root_logger():
 
 
 def quantize(fp32_path: Path, out_path: Path, meta: dict) -> None:
-    """Dynamic int8 (per-channel QInt8 weights) of the projections of an `export_onnx` file."""
+    """Dynamic int8 (per-channel QInt8 weights) of the projections of an `export_onnx` file,
+    and the word-embedding table stored in 8 bits (module docstring, item 3)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    include = _projection_matmuls(onnx.load(str(fp32_path)), meta)
+    graph = onnx.load(str(fp32_path))
+    include = _projection_matmuls(graph, meta)
+    embeddings = _word_embedding_gathers(graph, meta) if "vocab_size" in meta else []
+    del graph
     with _quiet_root_logger():  # its "consider pre-processing" advice is for static quantisation
         quantize_dynamic(str(fp32_path), str(out_path), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"], nodes_to_quantize=include)
-    _set_metadata(Path(out_path), {**meta, "quantized": {"weights": "QInt8 per channel", "nodes": len(include)}})
+                         op_types_to_quantize=["MatMul", "Gather"], nodes_to_quantize=include + embeddings)
+    _set_metadata(Path(out_path), {**meta, "quantized": {"weights": "QInt8 per channel", "nodes": len(include),
+                                                         "word_embeddings": "8-bit per tensor" if embeddings else "fp32"}})
 
 
 def build_int8(model, calibration_docs: Sequence[str], out_path: Path) -> Path:
