@@ -19,10 +19,11 @@ What the file is (`build_int8`):
    with the range moved into weights that are quantised per output column. The statistics
    come from training documents (never the documents to be scored).
 3. Dynamic int8 (per-channel QInt8 weights) of every projection: Q/K/V, attention output,
-   FFN in and out. The word-embedding table is stored in 8 bits too (uint8, one scale and zero
-   point for the table, as ORT quantises a Gather's data; a looked-up row is dequantised): it is 366 of the fp32 file's 448 MiB, so the file shrinks
-   from 388 to 113 MiB and the session loads in ~0.6 s instead of ~1.3 s, at no measured cost
-   (final classifier, held-out campaign: PR-AUC 0.9716 -> 0.9726, ROC-AUC 0.9758 -> 0.9760).
+   FFN in and out. The word-embedding table is stored in 8 bits too (uint8, one scale and
+   zero point for the table, as ORT quantises a Gather's data; a looked-up row is
+   dequantised). It is 366 of the fp32 file's 448 MiB, so the file shrinks from 388 to
+   113 MiB and the session loads in ~0.6 s instead of ~1.3 s, at no measured cost (final
+   classifier, held-out campaign: PR-AUC 0.9716 -> 0.9726, ROC-AUC 0.9758 -> 0.9760).
    Position and type embeddings and the head stay fp32.
 
 Scores: one document per run. Dynamic int8 takes one activation scale per tensor, so in a
