@@ -19,7 +19,7 @@ from pipeline.evaluate import (
 )
 from pipeline.ingest import ingest_dumps
 from pipeline.scoring import GbmScorer
-from pipeline.serving import make_bundle, score_features, score_tables
+from pipeline.serving import make_bundle, score_tables
 from pipeline.split import labelled
 
 
@@ -64,7 +64,8 @@ def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float, dr
     out = scored.drop(columns=["label"]).merge(truth, on="userid", validate="one_to_one").merge(thresholds, on="userid")
     if bundle.encoder is not None:
         # The same accounts without the encoder: what stacking it adds on a foreign world.
-        alone = score_features(feats[0], bundle.scorer)[["userid", "score"]].rename(columns={"score": "gbm_score"})
+        # LightGBM's calibrated score only (`score_features` would also rebuild its reasons).
+        alone = pd.DataFrame({"userid": feats[0]["userid"].to_numpy(), "gbm_score": bundle.scorer.score(feats[0])})
         out = out.merge(alone, on="userid", validate="one_to_one")
     return out, out["threshold"].to_numpy(), report
 
