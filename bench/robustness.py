@@ -45,18 +45,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.config import EvaluateParams, load_params  # noqa: E402
 from pipeline.dev.evasion import TRICKS, evade_dump  # noqa: E402
 from pipeline.dev.shifted import generate_world  # noqa: E402
-from pipeline.ingest import ingest_dumps  # noqa: E402
+from pipeline.ingest import ingest_dumps, labelled_dumps  # noqa: E402
 from pipeline.metrics import binary_metrics  # noqa: E402
 from pipeline.score import LoadedModel, load_model, score_dump  # noqa: E402
 
 COLUMNS = ("scenario", "accounts", "pr_auc", "organic_flagged", "ece", "precision_at_1pct", "state_linked_in_cluster",
            "organic_in_cluster", "read_by_encoder", "flagged", "median_score", "out_of_distribution", "seconds")
 REAL_USERS = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "china_082019_1_users_csv_hashed.csv"
-
-
-def labelled_dumps(root: Path) -> list[tuple[str, str, str]]:
-    """(path, campaign, label) for every `<campaign>/<label>/` folder under `root`."""
-    return [(str(d), d.parent.name, d.name) for d in sorted(root.glob("*/*")) if d.is_dir()]
 
 
 def truth(root: Path, work: Path) -> pd.DataFrame:

@@ -49,9 +49,9 @@ def shifted_frame(shift: Path, params, work: Path) -> pd.DataFrame:
 
     from pipeline import duck
     from pipeline.features.build import build_features
-    from pipeline.ingest import ingest_dumps
+    from pipeline.ingest import ingest_dumps, labelled_dumps
 
-    dumps = [(str(d), d.parent.name, d.name) for d in sorted(shift.glob("*/*")) if d.is_dir()]
+    dumps = labelled_dumps(shift)
     if not dumps:
         raise SystemExit(f"{shift} holds no <campaign>/<label>/ dumps; run `dvc repro shift_sample` first.")
     ingest_dumps(dumps, work, progress=False)

@@ -600,3 +600,15 @@ def test_reader_records_are_in_schema_column_order() -> None:
     assert Profile._fields == PROFILE_COLUMNS
     assert Tweet._fields == tuple(TWEETS_SCHEMA.names[:-3])
     assert TWEETS_SCHEMA.names[-3:] == ["campaign", "label", "source_file"]
+
+
+def test_labelled_dumps_lists_campaign_label_folders_in_order(tmp_path: Path) -> None:
+    from pipeline.ingest import labelled_dumps
+
+    for d in ("zz_2023/state_linked", "aa_2022/control", "aa_2022/state_linked"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "aa_2022" / "README.txt").write_text("not a dump\n", encoding="utf-8")
+    assert labelled_dumps(tmp_path) == [(str(tmp_path / "aa_2022/control"), "aa_2022", "control"),
+                                        (str(tmp_path / "aa_2022/state_linked"), "aa_2022", "state_linked"),
+                                        (str(tmp_path / "zz_2023/state_linked"), "zz_2023", "state_linked")]
+    assert labelled_dumps(tmp_path / "missing") == []

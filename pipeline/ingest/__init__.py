@@ -32,8 +32,8 @@ Modules: discover (files, containers, zip safety, split files), decode (encoding
 the tweets writer), run (ingest_dumps).
 """
 
-from pipeline.ingest.discover import discover_files
+from pipeline.ingest.discover import discover_files, labelled_dumps
 from pipeline.ingest.run import IngestReport, ingest_dumps
 from pipeline.ingest.sink import FileReport, OutputError
 
-__all__ = ["FileReport", "IngestReport", "OutputError", "discover_files", "ingest_dumps"]
+__all__ = ["FileReport", "IngestReport", "OutputError", "discover_files", "ingest_dumps", "labelled_dumps"]

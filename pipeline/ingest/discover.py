@@ -50,6 +50,12 @@ def discover_files(path: str) -> list[tuple[Path, str]]:
     return found
 
 
+def labelled_dumps(root: Path) -> list[tuple[str, str, str]]:
+    """(path, campaign, label) for every `<campaign>/<label>/` folder under `root`, sorted:
+    the layout the sample generators write (`ingest_dumps` takes the list as it is)."""
+    return [(str(d), d.parent.name, d.name) for d in sorted(Path(root).glob("*/*")) if d.is_dir()]
+
+
 def discover(path: str) -> tuple[list[tuple[Path, str]], list[str]]:
     """discover_files, and 'path (why)' for each file found but not read."""
     path = str(path)

@@ -17,7 +17,7 @@ from pipeline.config import Params
 from pipeline.evaluate import (
     draw_plots, evaluate_models, headline, headline_line, member_contribution, shift_metrics, write_outputs,
 )
-from pipeline.ingest import ingest_dumps
+from pipeline.ingest import ingest_dumps, labelled_dumps
 from pipeline.scoring import GbmScorer
 from pipeline.serving import make_bundle, score_tables
 from pipeline.split import labelled
@@ -44,7 +44,7 @@ def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float, dr
     """The shifted world scored as `statelink score` scores a dump (one population, the cascade
     as configured), each account with the label of the folder it came from; the threshold;
     and the drift check `statelink score` would print."""
-    dumps = [(str(d), d.parent.name, d.name) for d in sorted(paths.shift.glob("*/*")) if d.is_dir()]
+    dumps = labelled_dumps(paths.shift)
     with_encoder = paths.encoder is not None and paths.ensemble is not None and (paths.ensemble / "meta.json").exists()
     bundle = make_bundle(paths.gbm, params.features, paths.encoder if with_encoder else None, params.encoder,
                          paths.ensemble if with_encoder else None)
