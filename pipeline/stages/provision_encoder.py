@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,5 +16,6 @@ class Paths:
 
 
 def run(params: EncoderParams, paths: Paths) -> str:
+    t0 = time.perf_counter()
     path = provision_encoder(params.base_model, paths.out)
-    return f"provisioned encoder '{params.base_model}' in {path}"
+    return f"provisioned encoder '{params.base_model}' in {path} ({time.perf_counter() - t0:.0f} s)"
