@@ -29,6 +29,48 @@ def shipped_package(workdir: Path) -> Path:
     return target
 
 
+def shipped_files(root: Path) -> dict[str, str]:
+    """relative path -> SHA-256 of every file `shipped_package` copies from (or into) `root`."""
+    import fnmatch
+    import hashlib
+
+    root = Path(root)
+    out = {}
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root)
+        if f.is_file() and not any(fnmatch.fnmatch(part, pat) for part in rel.parts for pat in NOT_SHIPPED):
+            out[rel.as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+def local_artifacts(model_dir: Path) -> dict[str, str] | None:
+    """The artifact paths of a statelink model folder whose code copy *is* this package's code
+    (file for file), else None.
+
+    Such a folder can be loaded without MLflow (`load_bundle` on these paths): MLflow would
+    run the same code on the same files, and importing it is most of the load time (2-3 s of
+    ~6 s on two cores). A folder built by another version of statelink returns None and goes
+    through MLflow, which runs that folder's own copy of the package.
+    """
+    import yaml
+
+    model_dir = Path(model_dir)
+    try:
+        conf = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
+        flavor = conf["flavors"]["python_function"]
+        artifacts = {name: model_dir / a["path"] for name, a in flavor["artifacts"].items()}
+        code = model_dir / flavor["code"] / PACKAGE_DIR.name
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    if Path(str(flavor.get("model_code_path", ""))).name != MODEL_CODE.name or not code.is_dir():
+        return None
+    if {"gbm", "features_params"} - set(artifacts) or not all(p.exists() for p in artifacts.values()):
+        return None
+    if shipped_files(code) != shipped_files(PACKAGE_DIR):
+        return None
+    return {name: str(p) for name, p in artifacts.items()}
+
+
 def pip_requirements(with_encoder: bool = False) -> list[str]:
     """Explicit, pinned to what trained the model: inference by MLflow is slow and drags in CUDA torch."""
     from importlib.metadata import version

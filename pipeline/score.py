@@ -91,14 +91,25 @@ def load_model(model: str) -> LoadedModel:
     """A local MLflow model folder, or a `models:/` / `runs:/` URI in the configured store.
 
     Other URI schemes are refused: an MLflow model is code, so it is loaded only from the
-    tracking store the user configured or a path the user names.
+    tracking store the user configured or a path the user names. A local folder whose code
+    copy is this package's own is loaded without importing MLflow (`package.local_artifacts`).
     """
-    import mlflow.pyfunc
-
     path = Path(model)
     if path.exists():
         if not (path / "MLmodel").exists():
             raise InputError(f"{path} is not an MLflow model folder (no MLmodel file); run `dvc repro` to build models/statelink.")
+        from pipeline.package import local_artifacts
+
+        artifacts = local_artifacts(path)
+        if artifacts is not None:
+            from pipeline.serving import load_bundle
+
+            try:
+                return LoadedModel(load_bundle(artifacts), str(path))
+            except StatelinkError:
+                raise
+            except Exception as exc:  # a damaged artefact: one sentence, as MLflow's path says it
+                raise InputError(f"could not load the model '{model}': {exc}") from exc
         uri = str(path)
     elif model.startswith(SAFE_URI_SCHEMES):
         uri = model
@@ -106,8 +117,19 @@ def load_model(model: str) -> LoadedModel:
         raise ConfigError(
             f"model '{model}' is neither a local MLflow model folder nor a models:/ or runs:/ URI of the configured tracking store."
         )
+    import warnings
+
+    import mlflow.pyfunc
+
     try:
-        loaded = mlflow.pyfunc.load_model(uri)
+        # MLflow's advice on type hints is for whoever logs a model, not for the analyst loading
+        # one. It sets its own warning filters inside, so the warnings are caught and the others
+        # passed on.
+        with warnings.catch_warnings(record=True) as caught:
+            loaded = mlflow.pyfunc.load_model(uri)
+        for w in caught:
+            if "Add type hints to the `predict` method" not in str(w.message):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except Exception as exc:  # MLflow raises many types; the user needs one sentence
         raise InputError(f"could not load the model '{model}': {exc}") from exc
     inner = loaded.unwrap_python_model()

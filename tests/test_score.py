@@ -64,6 +64,54 @@ def test_same_scores_as_the_pyfunc_model(model, trained_model, tmp_path):
     assert (both["reasons_cli"] == both["reasons_pyfunc"]).all()
 
 
+def test_a_model_built_by_this_code_loads_without_mlflow(trained_model):
+    """Its code copy is this package's: load_model skips MLflow (most of the load time), and
+    test_same_scores_as_the_pyfunc_model then compares that path with MLflow's own."""
+    import subprocess
+    import sys
+
+    from pipeline.package import local_artifacts
+
+    assert local_artifacts(trained_model["model"]) is not None
+    probe = ("import sys; from pipeline.score import load_model; m = load_model(sys.argv[1]); "
+             "print(m.source, m.scorer.threshold, 'mlflow' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", probe, str(trained_model["model"])], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    source, threshold, imported = res.stdout.split()
+    assert source == str(trained_model["model"]) and 0 < float(threshold) < 1 and imported == "False"
+
+
+def test_a_model_with_other_code_goes_through_mlflow(trained_model, tmp_path):
+    import shutil
+
+    from pipeline.package import local_artifacts
+
+    same, other = tmp_path / "same", tmp_path / "other"
+    shutil.copytree(trained_model["model"], same)
+    shutil.copytree(trained_model["model"], other)
+    serving = other / "code" / "pipeline" / "serving.py"
+    # The folder's own copy, changed: a model built by another version of statelink.
+    serving.write_text(serving.read_text(encoding="utf-8") + "\nBUILT_BY_ANOTHER_VERSION = True\n", encoding="utf-8")
+    assert local_artifacts(same) is not None and local_artifacts(other) is None
+    loaded = load_model(str(other))
+    assert loaded.source == str(other) and loaded.scorer.threshold == load_model(str(same)).scorer.threshold
+    # MLflow's advice to whoever logs a model ("Add type hints ...") is not shown to the analyst.
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-W", "default", "-c",
+                          "import sys; from pipeline.score import load_model; load_model(sys.argv[1]); print('loaded')",
+                          str(other)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip() == "loaded", res.stderr[-2000:]
+    assert "type hints" not in res.stderr
+    # A damaged artefact is one sentence naming the model, not a traceback, on either path.
+    for folder in (same, other):
+        (folder / "artifacts" / "gbm" / "model.txt").write_text("not a LightGBM model\n", encoding="utf-8")
+        with pytest.raises(StatelinkError, match=str(folder)):
+            load_model(str(folder))
+
+
 def test_resume_after_an_interruption(model, trained_model, tmp_path, monkeypatch):
     dump = [str(trained_model["raw"] / "xinjiang_2021")]
     clean = tmp_path / "clean.parquet"
