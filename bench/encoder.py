@@ -4,6 +4,7 @@
     python bench/encoder.py --base /tmp/e5 --tweets data/interim/tweets.parquet --split data/split.parquet
     python bench/encoder.py --speed --base models/encoder/base --tweets ... --split ...   # where training time goes
     python bench/encoder.py --recipes --base models/encoder/base --tweets ... --split ... # the recipe comparison
+    python bench/encoder.py --batching --model models/encoder/classifier --tweets ... --split ...  # batches vs one per run
 
 With --tweets/--split, documents are the real account documents (pipeline.documents) and the
 score comparison is on a model fine-tuned on the training accounts and scored on held-out ones;
@@ -47,6 +48,12 @@ max_valid_accounts 96 and patience 2, before params.yaml moved to 400 and 3):
     top 2, lr 3e-4                                       PR-AUC 0.961  ROC-AUC 0.966  best 1.53 epochs
     top 4                                                PR-AUC 0.979  ROC-AUC 0.982  best 2.55 epochs
     (the old default, 320 accounts, one epoch, every layer: 0.958 as served)
+
+Batches or one document per run (--batching: the train_encoder stage's int8.onnx, the held-out
+campaign's documents, one thread, runs in length order, padding masked; documents/s, best of
+two passes):
+
+    BATCHING_FIGURES
 
 On a busy 2-core box two torch threads can be ~5x SLOWER than one (OpenMP threads spin
 waiting for a core); use --threads 1 (or encoder.cpu_threads: 1) there. The fast path runs each
@@ -127,6 +134,31 @@ RECIPE_ROWS = [
 ]
 
 
+# Smaller students for the cascade (bench --students): the base cut to these layers, the top two
+# trained as the recipe trains them (on the layers below, frozen and cached). FLOPs per document
+# scale with the layers kept. Row 0 is the shipped 12-layer recipe, for the comparison.
+STUDENT_ROWS = [
+    ("12 layers (the recipe)", {}, None),
+    ("8 layers: base 0-5 + 10-11", {}, (0, 1, 2, 3, 4, 5, 10, 11)),
+    ("6 layers: base 0-3 + 10-11", {}, (0, 1, 2, 3, 10, 11)),
+    ("6 layers: base 0-5", {}, (0, 1, 2, 3, 4, 5)),
+]
+
+
+def student_base(base: Path, layers: tuple[int, ...], out: Path) -> Path:
+    """A base encoder folder that keeps only `layers` of `base`, in that order (weights copied)."""
+    import torch
+
+    from pipeline.encoder.provision import load_base
+
+    model, tok = load_base(base)
+    model.encoder.layer = torch.nn.ModuleList([model.encoder.layer[i] for i in layers])
+    model.config.num_hidden_layers = len(layers)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
 def _pr_roc(y, s) -> tuple[float | None, float | None]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -147,7 +179,11 @@ def training_rows(base: Path, tweets: Path, split: Path, rows, *, accounts: int 
     s = pq.read_table(split, columns=["userid", "label", "role", "fold"]).to_pandas()
     out, caches = [], {}
     docs_by_len = {}
-    for name, over in rows:
+    tmp = Path(tempfile.mkdtemp(prefix="statelink-students-"))
+    for row_spec in rows:
+        name, over = row_spec[0], row_spec[1]
+        layers = row_spec[2] if len(row_spec) > 2 else None
+        row_base = base if layers is None else student_base(base, layers, tmp / "-".join(map(str, layers)))
         p = EncoderParams(**{"device": "cpu", "cpu_threads": threads, "max_train_accounts": accounts,
                              **base_params, **over})
         key = (p.tweets_per_account, p.max_chars)
@@ -158,17 +194,18 @@ def training_rows(base: Path, tweets: Path, split: Path, rows, *, accounts: int 
         valid_fold = int(train["fold"].value_counts().idxmax())
         tr, va, te = train[train["fold"] != valid_fold], train[train["fold"] == valid_fold], s[s["role"] == "test"]
         y = lambda f: (f["label"] == "state_linked").to_numpy().astype(int)  # noqa: E731
-        ck = (p.trainable_layers, p.max_length, p.cache_frozen)
-        cache = caches.get(ck) or shared_cache(base, p)
+        ck = (p.trainable_layers, p.max_length, p.cache_frozen, layers)
+        cache = caches.get(ck) or shared_cache(row_base, p)
         caches[ck] = cache
         t0, c0 = time.perf_counter(), time.process_time()
-        m = fine_tune(base, [docs[u] for u in tr["userid"]], y(tr), [docs[u] for u in va["userid"]], y(va), p,
+        m = fine_tune(row_base, [docs[u] for u in tr["userid"]], y(tr), [docs[u] for u in va["userid"]], y(va), p,
                       cache=cache)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         t = m.settings["train"]
         scores = predict_model(m, m.tokenizer, [docs[u] for u in te["userid"]], 64, fast=False, device="cpu")
         pr, roc = _pr_roc(y(te), scores)
-        row = {"row": name, "params": over, "train_accounts": t["accounts"], "steps": t["steps"],
+        row = {"row": name, "params": over, "layers": m.encoder.config.num_hidden_layers,
+               "train_accounts": t["accounts"], "steps": t["steps"],
                "best_epochs": round(t["best_epochs"], 2), "stopped_early": t["stopped_early"],
                "accounts_per_s": t["accounts_per_s"], "seconds_per_step": round(t["train_seconds"] / t["steps"], 3),
                "accounts_per_cpu_s": t["accounts_per_cpu_s"],
@@ -179,7 +216,59 @@ def training_rows(base: Path, tweets: Path, split: Path, rows, *, accounts: int 
         print(json.dumps(row), flush=True)
         out.append(row)
         del m
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def batching_rates(model_dir: Path, docs: list[str], sizes: tuple[int, ...] = (1, 4, 16, 64),
+                   passes: int = 2) -> list[dict]:
+    """Documents/s of the int8 graph at each batch size, one thread: is batching worth it here?
+
+    Runs are formed in length order (so padding is what a length-bucketed scorer would pad),
+    padding is masked; the best of `passes` passes. Batches are not batch-invariant with
+    dynamic int8 (the activation scales are per run), so this measures speed only."""
+    import onnxruntime as ort
+
+    from pipeline.encoder.fast import TOKENIZER_FILE, DocTokenizer
+    from pipeline.encoder.runtime import tokenize
+
+    clf = OnnxClassifier(model_dir / FAST_FILE, workers=1)
+    meta = clf.meta
+    ids = tokenize(DocTokenizer(model_dir / TOKENIZER_FILE), docs, meta["text_prefix"], meta["max_length"])
+    ids.sort(key=len)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_dir / FAST_FILE), so, providers=["CPUExecutionProvider"])
+    out_name = session.get_outputs()[0].name
+    rows = []
+    for size in sizes:
+        runs = []
+        for i in range(0, len(ids), size):
+            chunk = ids[i:i + size]
+            width = max(len(x) for x in chunk)
+            x = np.full((len(chunk), width), meta["pad_token_id"], dtype=np.int64)
+            mask = np.zeros_like(x)
+            for j, row in enumerate(chunk):
+                x[j, :len(row)], mask[j, :len(row)] = row, 1
+            runs.append((x, mask))
+        session.run([out_name], {"input_ids": runs[0][0], "attention_mask": runs[0][1]})  # warm-up
+        walls, cpus = [], []
+        for _ in range(passes):
+            t0, c0 = time.perf_counter(), time.process_time()
+            for x, mask in runs:
+                session.run([out_name], {"input_ids": x, "attention_mask": mask})
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        padded = sum(x.size for x, _ in runs)
+        row = {"batch": size, "documents": len(ids), "docs_per_s": round(len(ids) / min(walls), 1),
+               "docs_per_s_passes": [round(len(ids) / w, 1) for w in walls],
+               "docs_per_cpu_s": round(len(ids) / min(cpus), 1),
+               "padding_share": round(1 - sum(len(r) for r in ids) / padded, 4)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
@@ -203,15 +292,30 @@ def main() -> None:
     ap.add_argument("--recipes", action="store_true", help="with --tweets/--split: the recipe comparison "
                     "(RECIPE_ROWS on every training account, early stopping, held-out PR-AUC)")
     ap.add_argument("--rows", help="comma-separated row numbers of --speed/--recipes to run (default: all)")
+    ap.add_argument("--students", action="store_true", help="with --tweets/--split: smaller students (fewer "
+                    "layers) trained by the recipe, against the 12-layer recipe")
+    ap.add_argument("--batching", action="store_true", help="with --model: the int8 graph's documents/s at batch "
+                    "sizes 1, 4, 16 and 64 on one thread (held-out documents with --tweets/--split)")
     args = ap.parse_args()
 
-    if args.speed or args.recipes:
+    if args.batching:
+        if not args.model:
+            raise SystemExit("--batching needs --model (a classifier folder with int8.onnx).")
+        p = EncoderParams(max_length=args.max_length, device="cpu")
+        docs = (real_docs(args.tweets, args.split, p)[1]["doc"].tolist() if args.tweets and args.split
+                else synthetic_docs(args.score_accounts, 1))
+        got = batching_rates(args.model, docs)
+        if args.json:
+            args.json.write_text(json.dumps(got, indent=2) + "\n")
+        return
+
+    if args.speed or args.recipes or args.students:
         import torch
 
         torch.set_num_threads(args.threads)
         if not (args.tweets and args.split and args.base):
-            raise SystemExit("--speed and --recipes need --base, --tweets and --split.")
-        rows = SPEED_ROWS if args.speed else RECIPE_ROWS
+            raise SystemExit("--speed, --recipes and --students need --base, --tweets and --split.")
+        rows = SPEED_ROWS if args.speed else STUDENT_ROWS if args.students else RECIPE_ROWS
         if args.rows:
             rows = [rows[int(i)] for i in args.rows.split(",")]
         base_params = ({"epochs": 1, "evals_per_epoch": 1, "patience": 10} if args.speed
