@@ -49,11 +49,34 @@ max_valid_accounts 96 and patience 2, before params.yaml moved to 400 and 3):
     top 4                                                PR-AUC 0.979  ROC-AUC 0.982  best 2.55 epochs
     (the old default, 320 accounts, one epoch, every layer: 0.958 as served)
 
+Smaller encoders (--students: the same 879 accounts and held-out campaign as --recipes, the
+base cut to the listed layers of e5-small, the top two of them trained on the cache of the
+rest; 2026-12-01):
+
+    12 layers (the recipe above, top 2 of 12)        PR-AUC 0.968  ROC-AUC 0.972
+    8 layers: base 0-5 + 10-11                       PR-AUC 0.969  ROC-AUC 0.972   cache 38 s
+    6 layers: base 0-3 + 10-11                       PR-AUC 0.954  ROC-AUC 0.960   cache 25 s
+    6 layers: base 0-5 (layers 4 and 5 trained)      PR-AUC 0.983  ROC-AUC 0.984   cache 22 s, best 4.0 epochs
+
+    The first six layers, contiguous, beat all twelve. Our reading, not tested: the top of
+    e5-small is tuned for sentence similarity, and the middle layers keep more of the surface
+    text (scripts, phrasing) that tells these accounts apart. On real tweets (bench/real_text.py --base with
+    that cut) the same recipe gives PR-AUC 0.977 against 0.965 for 12 layers. params.yaml keeps
+    the first 6 (`encoder.base_layers`); a document then costs half the layers to score.
+
 Batches or one document per run (--batching: the train_encoder stage's int8.onnx, the held-out
 campaign's documents, one thread, runs in length order, padding masked; documents/s, best of
 two passes):
 
-    BATCHING_FIGURES
+    one document per run    18.2 docs/s      (667 held-out documents, 2026-12-01, idle machine)
+    batches of 4            18.2 docs/s      padding 0.2 %
+    batches of 16           17.0 docs/s      padding 1.1 %
+    batches of 64           16.2 docs/s      padding 3.9 %
+
+    Batching does not pay on this CPU (AVX2, no VNNI). Our reading: a 128-token document is
+    already a 128-row matrix for every projection, so the int8 kernels are kept busy one
+    document at a time, and larger runs only add padding. The lever is the work per document
+    (layers, tokens), not the batch.
 
 On a busy 2-core box two torch threads can be ~5x SLOWER than one (OpenMP threads spin
 waiting for a core); use --threads 1 (or encoder.cpu_threads: 1) there. The fast path runs each

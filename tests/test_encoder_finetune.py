@@ -179,6 +179,30 @@ def test_provision_tiny_and_a_local_folder(tmp_path, tiny_dir):
 # ------------------------------------------------------------- fine-tuning ------------------
 
 
+def test_base_layers_keeps_the_lower_layers_only(tmp_path, tiny_dir):
+    from safetensors import safe_open
+
+    from pipeline.encoder.provision import load_base
+
+    cut = provision_encoder(str(tiny_dir), tmp_path / "cut", layers=1)
+    assert json.loads((cut / "config.json").read_text())["num_hidden_layers"] == 1
+    assert json.loads((cut / PROVENANCE).read_text())["source"]["layers"] == {"kept": 1, "of": 2}
+    with safe_open(str(cut / "model.safetensors"), "numpy") as f, safe_open(str(tiny_dir / "model.safetensors"), "numpy") as g:
+        assert not [k for k in f.keys() if ".layer.1." in k] and [k for k in g.keys() if ".layer.1." in k]
+        for k in f.keys():  # what is kept is the base's own weights, unchanged
+            assert (f.get_tensor(k) == g.get_tensor(k)).all(), k
+    full, _ = load_base(tiny_dir)
+    model, tok = load_base(cut)
+    ids = tok(["香港 警察 today"], return_tensors="pt")
+    with torch.no_grad():  # the kept layer computes what the base's first layer computes
+        want = full(**ids, output_hidden_states=True).hidden_states[1]
+        got = model(**ids).last_hidden_state
+    assert torch.allclose(got, want, atol=1e-6)
+    # At least as many layers as the base has: the base as it is.
+    same = provision_encoder(str(tiny_dir), tmp_path / "same", layers=5)
+    assert (same / "model.safetensors").read_bytes() == (tiny_dir / "model.safetensors").read_bytes()
+
+
 def test_fine_tune_learns_and_saves_without_pickles(tmp_path, trained):
     model, (docs, y) = trained
     from sklearn.metrics import roc_auc_score

