@@ -68,10 +68,15 @@ Batches or one document per run (--batching: the train_encoder stage's int8.onnx
 campaign's documents, one thread, runs in length order, padding masked; documents/s, best of
 two passes):
 
-    one document per run    18.2 docs/s      (667 held-out documents, 2026-12-01, idle machine)
+    the 12-layer graph (before encoder.base_layers), 667 held-out documents, 2026-12-01, idle:
+    one document per run    18.2 docs/s
     batches of 4            18.2 docs/s      padding 0.2 %
     batches of 16           17.0 docs/s      padding 1.1 %
     batches of 64           16.2 docs/s      padding 3.9 %
+
+    the 6-layer graph (encoder.base_layers: 6), same documents and machine:
+    one document per run    35.9 docs/s (passes 32.8, 35.9); batches of 4: 36.4; of 16: 35.7;
+    of 64: 33.7 (padding 3.9 %)
 
     Batching does not pay on this CPU (AVX2, no VNNI). Our reading: a 128-token document is
     already a 128-row matrix for every projection, so the int8 kernels are kept busy one
