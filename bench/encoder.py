@@ -49,7 +49,8 @@ max_valid_accounts 96 and patience 2, before params.yaml moved to 400 and 3):
     top 4                                                PR-AUC 0.979  ROC-AUC 0.982  best 2.55 epochs
     (the old default, 320 accounts, one epoch, every layer: 0.958 as served)
 
-Smaller encoders (--students: the same 879 accounts and held-out campaign as --recipes, the
+Smaller encoders (--students, with --base a 12-layer folder: models/encoder/base is now cut to
+encoder.base_layers; the same 879 accounts and held-out campaign as --recipes, the
 base cut to the listed layers of e5-small, the top two of them trained on the cache of the
 rest; 2026-12-01):
 
@@ -180,6 +181,11 @@ def student_base(base: Path, layers: tuple[int, ...], out: Path) -> Path:
     from pipeline.encoder.provision import load_base
 
     model, tok = load_base(base)
+    have = len(model.encoder.layer)
+    if max(layers) >= have:
+        # models/encoder/base is already cut to encoder.base_layers; the rows name e5-small's 12.
+        raise SystemExit(f"{base} has {have} layers, and this row needs layer {max(layers)}: pass --base a "
+                         "12-layer folder (`statelink encoder provision` with encoder.base_layers: null).")
     model.encoder.layer = torch.nn.ModuleList([model.encoder.layer[i] for i in layers])
     model.config.num_hidden_layers = len(layers)
     model.save_pretrained(out, safe_serialization=True)
