@@ -379,6 +379,24 @@ def test_cached_training_is_deterministic_and_shares_one_cache(tiny_dir):
         fine_tune(tiny_dir, docs, y, None, None, fast_params(trainable_layers=2), cache=cache)
 
 
+def test_out_of_fold_scores_through_the_cache_equal_the_whole_model(tiny_dir):
+    """A fold model scores its held-out documents on the frozen-layer cache (filled for them on
+    the way), in length-sorted batches: the same probabilities as the whole model in fp32."""
+    docs, y = easy_docs(48)
+    p = fast_params(trainable_layers=1, epochs=1)
+    cache = finetune.shared_cache(tiny_dir, p)
+    model = fine_tune(tiny_dir, docs, y, None, None, p, cache=cache)
+    test_docs, _ = easy_docs(24, seed=2)
+    test_docs[3] = test_docs[3] + " " + " ".join(EN_WORDS * 3)  # lengths differ: batches pad
+    want = predict_model(model, model.tokenizer, test_docs, batch_size=1)
+    got = finetune.score_out_of_fold(model, test_docs, p, "cpu", cache)
+    assert len(cache.hidden) == 48 + 24
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # Without a cache (every layer trains), the whole model scores in batches: the same again.
+    np.testing.assert_allclose(finetune.score_out_of_fold(model, test_docs, p, "cpu", None), want, atol=1e-5)
+    assert not np.allclose(got, got[0])
+
+
 def test_length_buckets_cover_every_document_once_with_less_padding():
     gen = np.random.default_rng(0)
     lengths = np.random.default_rng(1).integers(5, 128, 1000)
@@ -454,7 +472,7 @@ def test_oof_learns_and_never_scores_an_account_with_a_model_trained_on_it(tmp_p
     owner = {d: u for u, d in docs.items()}
     trained_on: dict[int, set[str]] = {}
     scored_by: dict[int, set[str]] = {}
-    real_fine_tune, real_predict = finetune.fine_tune, finetune.predict_model
+    real_fine_tune, real_score = finetune.fine_tune, finetune.score_out_of_fold
 
     def spy_fine_tune(base_dir, docs_, labels, valid_docs, valid_labels, params, **kw):
         model = real_fine_tune(base_dir, docs_, labels, valid_docs, valid_labels, params, **kw)
@@ -462,12 +480,12 @@ def test_oof_learns_and_never_scores_an_account_with_a_model_trained_on_it(tmp_p
         trained_on[model.spy_id] = {owner[d] for d in docs_} | {owner[d] for d in (valid_docs or [])}
         return model
 
-    def spy_predict(model, tokenizer, docs_, *a, **kw):
+    def spy_score(model, docs_, *a, **kw):
         scored_by.setdefault(model.spy_id, set()).update(owner[d] for d in docs_)
-        return real_predict(model, tokenizer, docs_, *a, **kw)
+        return real_score(model, docs_, *a, **kw)
 
     monkeypatch.setattr(finetune, "fine_tune", spy_fine_tune)
-    monkeypatch.setattr(finetune, "predict_model", spy_predict)
+    monkeypatch.setattr(finetune, "score_out_of_fold", spy_score)
     record: dict = {}
     params = fast_params()
     oof, final_dir = train_encoder_oof(frame, docs, tiny_dir, params, tmp_path / "final", record=record)

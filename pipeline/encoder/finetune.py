@@ -29,8 +29,8 @@ the tokenizer files, `head.safetensors` (head.weight [1, hidden], head.bias [1])
 
 Fast inference (`fast=True`): on CPU, the smoothed int8 ONNX Runtime graph of
 pipeline.encoder.fast, one document per run (`int8.onnx` in the classifier folder, built from
-training documents; the out-of-fold models get their own, from their own training documents,
-so stacking learns from scores made the way scoring makes them); on CUDA, bfloat16 autocast.
+training documents, for the final model only); on CUDA, bfloat16 autocast. The out-of-fold
+models score in fp32 through the frozen-layer cache (`score_out_of_fold`, which says why).
 fp32 documents are scored longest first in length-sorted batches, so padding is minimal.
 Measured figures are in bench/encoder.py's docstring.
 
@@ -601,6 +601,40 @@ def shared_cache(base_dir: Path, params: EncoderParams) -> LowerCache | None:
     return LowerCache(base_dir, max(0, int(config["num_hidden_layers"]) - int(params.trainable_layers)))
 
 
+def score_out_of_fold(model, docs: Sequence[str], params: EncoderParams, device: str,
+                      cache: LowerCache | None = None) -> np.ndarray:
+    """P(state-linked) of an out-of-fold model on the documents it holds out, in its own precision.
+
+    Why not the int8 file scoring uses: building one per fold model (ONNX export, then
+    quantisation of a 366 MiB embedding table) cost ~40 s each, three times per `dvc repro`,
+    and a document then scores alone. In fp32 the fold's documents go through the frozen
+    layers once into `cache` (the later fold models and the final one train on them anyway),
+    then through the trained top layers in length-sorted batches. The stacker therefore learns
+    from fp32 scores and is evaluated on, and serves, int8 ones: int8 minus fp32 logit on the
+    held-out campaign, final model, 6 layers: mean +0.10, sd 0.23 (architecture.md)."""
+    torch = _torch()
+    if len(docs) == 0:
+        return np.zeros(0, dtype=np.float64)
+    settings = model.settings
+    ids = tokenize(model.tokenizer, docs, settings.get("text_prefix", ""), settings.get("max_length", params.max_length))
+    k = frozen_layers(model, params)
+    if cache is None or k is None or cache.key[1] != k:
+        logits = _logits(model, ids, model.tokenizer.pad_token_id, params.eval_batch_size, device, device == "cuda")
+        return probabilities(logits, "the encoder")
+    cache.fill(model, ids, model.tokenizer.pad_token_id, params.eval_batch_size, device)
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    out = np.empty(len(ids), dtype=np.float64)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for a in range(0, len(order), params.eval_batch_size):
+            chunk = order[a : a + params.eval_batch_size]
+            hidden, mask = cache.batch([ids[i] for i in chunk], device)
+            out[chunk] = model.upper(hidden, mask, k).float().cpu().numpy()
+    model.train(was_training)
+    return probabilities(out, "the encoder")
+
+
 def oof_fold_of(split_fold: np.ndarray, oof_folds: int) -> np.ndarray:
     """The out-of-fold model each split fold belongs to (fold % oof_folds; -1 stays -1)."""
     f = np.asarray(split_fold).astype(int)
@@ -659,9 +693,7 @@ def train_encoder_oof(
             progress=progress, desc=f"encoder fold {k + 1}/{len(present)}", cache=cache,
         )
         t0 = time.perf_counter()
-        oof[te] = predict_model(model, model.tokenizer, [texts[i] for i in te], p_dev.eval_batch_size,
-                                fast=p_dev.fast_inference, device=device, workers=p_dev.cpu_threads,
-                                calibration_docs=_calibration(texts, labels, tr, p_dev))
+        oof[te] = score_out_of_fold(model, [texts[i] for i in te], p_dev, device, cache)
         runs.append({
             "model": k,
             "split_folds": sorted({int(f) for f in split_fold[fold == k]}),
