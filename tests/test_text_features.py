@@ -144,6 +144,10 @@ def test_ngram_scores_split_over_processes_equal_one_process(monkeypatch):
     one = model.score(docs, jobs=1)
     monkeypatch.setattr(text_ngram, "PARALLEL_MIN_DOCS", 10)
     assert text_ngram._workers(len(docs), 2) == 2
+    # Unasked, as many workers as the process may use cores (a larger machine uses them all).
+    monkeypatch.setenv("STATELINK_THREADS", "5")
+    assert text_ngram._workers(len(docs), None) == 5
+    assert text_ngram._workers(5, None) == 1  # too few documents to fork for
     two = model.score(docs, jobs=2)
     np.testing.assert_array_equal(two, one)
     assert np.isnan(one[-2:]).all() and np.isfinite(one[:-2]).all() and len(set(one[:-2].round(6))) > 50

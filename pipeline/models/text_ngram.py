@@ -10,7 +10,6 @@ on all training accounts. Saved as plain arrays (`np.savez`, loaded without pick
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,10 @@ def _workers(n_docs: int, jobs: int | None) -> int:
     parent's already-imported code (an MLflow model's own copy of pipeline/ included)."""
     import multiprocessing as mp
 
-    jobs = jobs or min(os.cpu_count() or 1, 2)
+    from pipeline.duck import available_cores
+
+    # Every core this process may use (its affinity, or STATELINK_THREADS), as the encoder does.
+    jobs = jobs or available_cores()
     if jobs < 2 or n_docs < PARALLEL_MIN_DOCS or "fork" not in mp.get_all_start_methods():
         return 1
     return jobs
