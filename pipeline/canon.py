@@ -32,11 +32,13 @@ import unicodedata
 from importlib import resources
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 UDF_NAME = "canon"
 MATCH_UDF_NAME = "canon_match"
 
-# Trailing padding: runs of hashtags, mentions, emoji/symbols and punctuation at the end.
+# Trailing padding: runs of hashtags, mentions, emoji/symbols and punctuation at the end. This
+# regex is the definition; `strip_trailing_padding` computes it (tests compare the two).
 _PAD_TOKEN = r"(?:[#＃@][^\s#＃@]*|[\W_]+)"
 _TRAILING_PAD = re.compile(rf"(?:\s*{_PAD_TOKEN})+\s*$")
 
@@ -69,42 +71,147 @@ def canonical(text: str | None) -> str | None:
     """The text with Unicode tricks, look-alikes and script variants folded away."""
     if text is None or text.isascii():
         return text  # NFKC, the fold table and t2s all leave ASCII as it is
-    folded = unicodedata.normalize("NFKC", text).translate(_fold_table())
-    return _t2s().convert(folded) if folded else folded
+    return canonical_array(pa.array([text], pa.string()))[0].as_py()
 
 
-def _may_end_in_padding(c: str) -> bool:
-    """Whether `_TRAILING_PAD` can match at the end of `c` (stripped): its last character is
-    not a letter or digit, or its last run of characters other than space, #, ＃ and @ follows
-    one of #, ＃, @. Checked without a regex: most texts end in a word, and a search anchored
-    at the end still scans the whole text."""
-    if not c[-1].isalnum():  # `[\W_]`: anything but a letter or digit
-        return True
-    i = len(c)
-    while i > 0 and not (c[i - 1].isspace() or c[i - 1] in "#＃@"):
-        i -= 1
-    return i > 0 and c[i - 1] in "#＃@"
+def canonical_array(col: pa.Array) -> pa.Array:
+    """`canonical` over an Arrow string array (nulls stay null): what every engine's SQL calls.
+
+    Vectorised where that is exact, because at ten million tweets a Python call per text per
+    step was most of the feature time: only non-ASCII texts are normalised (NFKC leaves ASCII
+    as it is; `is_normalized` is ~15x cheaper than normalising a text that is normal already),
+    RE2 finds the rare texts that hold a character of the fold table, and Traditional-to-
+    Simplified runs on many texts per OpenCC call (`_t2s_many`).
+    """
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    wide = _mask(pc.invert(pc.string_is_ascii(col)))
+    if not pc.any(wide).as_py():
+        return col
+    nfkc = [t if unicodedata.is_normalized("NFKC", t) else unicodedata.normalize("NFKC", t)
+            for t in pc.filter(col, wide).to_pylist()]
+    x = pc.replace_with_mask(col, wide, pa.array(nfkc, pa.string()))
+    fold = _mask(pc.match_substring_regex(x, _fold_pattern()))
+    if pc.any(fold).as_py():
+        table = _fold_table()
+        x = pc.replace_with_mask(x, fold, pa.array([t.translate(table) for t in pc.filter(x, fold).to_pylist()],
+                                                   pa.string()))
+    # Folding can only make a text more ASCII, so the rows to convert are a subset of `wide`.
+    wide = _mask(pc.invert(pc.string_is_ascii(x)))
+    if pc.any(wide).as_py():
+        x = pc.replace_with_mask(x, wide, pa.array(_t2s_many(pc.filter(x, wide).to_pylist()), pa.string()))
+    return x
+
+
+def _mask(flags: pa.Array) -> pa.Array:
+    """A boolean mask with nulls (null texts) as False."""
+    return pc.fill_null(flags, False)
+
+
+@functools.lru_cache(maxsize=1)
+def _fold_pattern() -> str:
+    """An RE2 character class of the fold table's characters, as code-point ranges."""
+    cps = sorted(_fold_table())
+    ranges, lo, hi = [], cps[0], cps[0]
+    for cp in cps[1:]:
+        if cp != hi + 1:
+            ranges.append((lo, hi))
+            lo = cp
+        hi = cp
+    ranges.append((lo, hi))
+    return "[" + "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+# OpenCC converts by longest dictionary match, and no dictionary entry holds a control
+# character, so one of these between texts ends a match exactly where a text's end would.
+# One call for a few thousand texts costs ~1.2 us a text instead of ~3.3 us.
+_T2S_SEPARATORS = ("\x1e", "\x1f", "\x1d", "\x1c")
+
+
+def _t2s_many(texts: list[str]) -> list[str]:
+    """OpenCC t2s of each text, many texts per call."""
+    cc = _t2s()
+    if len(texts) < 2:
+        return [cc.convert(t) for t in texts]
+    for sep in _T2S_SEPARATORS:
+        joined = sep.join(texts)
+        if joined.count(sep) == len(texts) - 1:  # the separator occurs in no text
+            out = cc.convert(joined).split(sep)
+            if len(out) == len(texts):
+                return out
+    return [cc.convert(t) for t in texts]
+
+
+_TOKEN_MARKS = ("#", "＃", "@")
+
+
+def strip_trailing_padding(c: str) -> str:
+    """`c` (whitespace collapsed to single spaces, stripped) with `_TRAILING_PAD` removed, as
+    `_TRAILING_PAD.sub("", c)` would, in linear time. The regex's nested quantifiers backtrack
+    exponentially on runs of symbols between spaces (two real tweets of symbol art in
+    ../shared/real-text took over a minute each), and a search anchored at the end still
+    tries every start position, which made it most of `match_key`'s time.
+
+    Why this is the same: a suffix is padding exactly when every letter or digit in it sits
+    inside a hashtag or mention that starts in it, i.e. its nearest space, #, ＃ or @ to the
+    left is one of #, ＃, @. So the regex's match starts right after the last letter or digit
+    that is not in such a token. Find it from the end, one token at a time.
+    """
+    end = len(c)
+    while True:
+        k = end - 1
+        while k >= 0 and not c[k].isalnum():  # `[\W_]`: anything but a letter or digit
+            k -= 1
+        if k < 0:
+            return ""  # all padding
+        start = c.rfind(" ", 0, k) + 1  # k's space-separated token is c[start:k + 1]
+        mark = max(c.rfind("#", start, k), c.rfind("＃", start, k), c.rfind("@", start, k))
+        if mark < 0:
+            return c[:k + 1]
+        end = mark  # k is inside a hashtag or mention: look left of it
 
 
 def match_key(text: str | None) -> str | None:
     """`canonical`, lower-cased, whitespace collapsed, trailing emoji/hashtag/mention padding removed."""
-    c = canonical(text)
-    if c is None:
-        return None
+    return match_key_array(pa.array([text], pa.string()))[0].as_py()
+
+
+def match_key_array(col: pa.Array) -> pa.Array:
+    """`match_key` over an Arrow string array (nulls stay null)."""
+    return pa.array([None if c is None else _match_key_of_canonical(c) for c in canonical_array(col).to_pylist()],
+                    pa.string())
+
+
+def _match_key_of_canonical(c: str) -> str:
     c = " ".join(c.lower().split())  # str.split's whitespace is re's \s
-    if not c or not _may_end_in_padding(c):
-        return c
-    stripped = _TRAILING_PAD.sub("", c)
+    if not c or (c[-1].isalnum() and not any(m in c[c.rfind(" ") + 1:] for m in _TOKEN_MARKS)):
+        return c  # ends in a word that is no hashtag or mention: nothing to strip
     # A text that is only padding keeps its own key rather than collapsing to ''.
-    return stripped or c
+    return strip_trailing_padding(c) or c
 
 
-def _vectorised(fn):
+# Distinct texts each of a connection's two text functions remembers: ~107 MB each when full
+# of the real-shaped benchmark dump's texts (tracemalloc). Copies repeat across a dump (a 1M-
+# tweet replicated dump holds 170k distinct texts, the real-shaped one 289k in 515k: retweets
+# carry their original's text), so a text is canonicalised once rather than once per batch.
+# Full, the memory is cleared and refilled; it goes with the connection.
+CACHE_TEXTS = 1 << 18
+
+
+def _vectorised(fn, cap: int = CACHE_TEXTS):
+    """An Arrow UDF of the array function `fn` that computes each distinct text once."""
+    cache: dict[str, str] = {}
+
     def udf(col: pa.Array) -> pa.Array:
-        # Copies repeat: canonicalise each distinct text of the batch once.
         values = col.to_pylist()
-        cache = {v: fn(v) for v in set(values)}
-        return pa.array([cache[v] for v in values], type=pa.string())
+        distinct = [v for v in dict.fromkeys(values) if v is not None]
+        missing = [v for v in distinct if v not in cache]
+        if len(cache) + len(missing) > cap:
+            cache.clear()  # and this batch's texts that it held go with it
+            missing = distinct
+        if missing:
+            cache.update(zip(missing, fn(pa.array(missing, pa.string())).to_pylist()))
+        return pa.array([None if v is None else cache[v] for v in values], pa.string())
 
     return udf
 
@@ -115,7 +222,7 @@ def register(con) -> None:
     handed in wherever the package takes one."""
     from duckdb.sqltypes import VARCHAR
 
-    for name, fn in ((UDF_NAME, canonical), (MATCH_UDF_NAME, match_key)):
+    for name, fn in ((UDF_NAME, canonical_array), (MATCH_UDF_NAME, match_key_array)):
         if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchall()[0][0]:
             continue
         con.create_function(name, _vectorised(fn), [VARCHAR], VARCHAR,

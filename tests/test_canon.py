@@ -68,3 +68,61 @@ def test_match_key_equals_the_plain_regex_definition(text):
     c = re.sub(r"\s+", " ", c.lower()).strip()
     expected = _TRAILING_PAD.sub("", c) or c
     assert match_key(text) == expected
+
+
+def _reference_canonical(text: str | None) -> str | None:
+    """The canonicaliser's definition, one text at a time and without any shortcut."""
+    import unicodedata
+
+    from pipeline.canon import _fold_table, _t2s
+
+    if text is None:
+        return None
+    return _t2s().convert(unicodedata.normalize("NFKC", text).translate(_fold_table()))
+
+
+_MIXED = (st.sampled_from(list("aZ9 字說開槍香港\u200b\u2060Ｆ①ﬁоΗ#@😂\t\x1e\x1f\x1d\x1c"))
+          | st.characters(blacklist_categories=("Cs",)))  # no surrogates: UTF-8 cannot hold them
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.none() | st.lists(_MIXED, max_size=20).map("".join), max_size=12))
+def test_the_vectorised_canonicaliser_equals_its_definition_text_by_text(texts):
+    # Many texts go to OpenCC in one call, joined by a control character; a text holding
+    # that character must not shift the others (the hypothesis alphabet holds all four).
+    import pyarrow as pa
+
+    from pipeline.canon import canonical_array
+
+    got = canonical_array(pa.array(texts, pa.string())).to_pylist()
+    assert got == [_reference_canonical(t) for t in texts]
+
+
+def test_trailing_padding_is_stripped_in_linear_time_on_symbol_art():
+    # Real tweets (one in ../shared/real-text) end in runs of symbols between spaces. On them
+    # the padding regex backtracks for minutes; `match_key` must still give the key at once.
+    art = "circumstances may constrain you ✰♬❤♬*•. ̧ ̧.•*♬❤♬✰ " * 3 + "#byvera #quote #quotes"
+    assert match_key(art) == "circumstances may constrain you ✰♬❤♬*•. ̧ ̧.•*♬❤♬✰ " * 2 + "circumstances may constrain you"
+    assert match_key("a" + " ✰♬" * 200 + " #x") == "a"
+    assert match_key("╭━┓┓╱┳ ┃╱╱┣━┫ 10m #one #two") == "╭━┓┓╱┳ ┃╱╱┣━┫ 10m"
+
+
+def test_the_text_functions_remember_texts_across_batches_and_stay_right_when_full():
+    import pyarrow as pa
+
+    from pipeline.canon import _vectorised, canonical_array
+
+    calls: list[list[str]] = []
+
+    def counted(col):
+        calls.append(col.to_pylist())
+        return canonical_array(col)
+
+    udf = _vectorised(counted, cap=3)
+    first = ["說", None, "說", "Ｆ"]
+    assert udf(pa.array(first, pa.string())).to_pylist() == ["说", None, "说", "F"]
+    assert udf(pa.array(["Ｆ", "說"], pa.string())).to_pylist() == ["F", "说"]
+    assert calls == [["說", "Ｆ"]]  # each distinct text once; the second batch was remembered
+    more = ["a\u200bb", "開", "槍", "Ｆ"]  # more than the cap: the memory is cleared and refilled
+    assert udf(pa.array(more, pa.string())).to_pylist() == ["ab", "开", "枪", "F"]
+    assert udf(pa.array(first, pa.string())).to_pylist() == ["说", None, "说", "F"]
