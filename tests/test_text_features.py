@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import FeaturesParams, TextNgramParams
 from pipeline.errors import InputError
@@ -151,3 +153,45 @@ def test_ngram_scores_split_over_processes_equal_one_process(monkeypatch):
     two = model.score(docs, jobs=2)
     np.testing.assert_array_equal(two, one)
     assert np.isnan(one[-2:]).all() and np.isfinite(one[:-2]).all() and len(set(one[:-2].round(6))) > 50
+
+
+def _assert_same_matrix(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype == np.float32
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.data, b.data)
+
+
+# Every UTF-8 length (1-4 bytes), letters whose lower case is longer (İ) or context-dependent
+# (Σ), whitespace runs the analyzer folds, NUL and format characters.
+_NGRAM_ALPHABET = "aZ 9\n\t\r\u3000éßΣςİ中文香港😀𝔘\u200b\x00-#@"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=_NGRAM_ALPHABET, max_size=30), st.text(max_size=12).filter(
+    lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t))), min_size=1, max_size=12),
+       st.sampled_from([(1, 3), (2, 3), (1, 1), (3, 3)]), st.sampled_from([10, 19]))
+def test_ngram_counts_equal_sklearns_hashing_vectoriser(docs, ngram_range, bits):
+    p = TextNgramParams(ngram_min=ngram_range[0], ngram_max=ngram_range[1], hash_bits=bits)
+    _assert_same_matrix(text_ngram.counts(docs, p), text_ngram.sklearn_counts(docs, p))
+
+
+def test_ngram_counts_of_no_documents_are_an_empty_matrix():
+    # sklearn's vectoriser raises StopIteration on an empty list.
+    assert text_ngram.counts([], TextNgramParams(hash_bits=10)).shape == (0, 1024)
+
+
+def test_ngram_counts_equal_sklearns_across_blocks_on_long_mixed_documents(monkeypatch):
+    p = TextNgramParams()
+    rng = np.random.default_rng(5)
+    words = ["香港", "警察", "維護", "社會", "秩序", "Hong", "Kong", "police", "  ", "😀", "#HK", "@user", "URL", "\n"]
+    docs = [" ".join(rng.choice(words, int(rng.integers(0, 400)))) for _ in range(300)] + ["", None, "a"]
+    expected = text_ngram.sklearn_counts(docs, p)
+    _assert_same_matrix(text_ngram.counts(docs, p), expected)
+    # Past three characters the n-grams are sklearn's own.
+    p5 = TextNgramParams(ngram_min=2, ngram_max=5)
+    _assert_same_matrix(text_ngram.counts(docs[:20], p5), text_ngram.sklearn_counts(docs[:20], p5))
+    # Blocks end after whichever document crosses the size: one, some, or every document alone.
+    for chars in (1, 997, 20_000):
+        monkeypatch.setattr(text_ngram, "_CHUNK_CHARS", chars)
+        _assert_same_matrix(text_ngram.counts(docs, p), expected)

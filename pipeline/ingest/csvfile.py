@@ -39,6 +39,12 @@ def read_csv(fh: IO[bytes], out: FileSink, kind: str, max_field_chars: int, head
         csv.field_size_limit(previous)
 
 
+def _printable(name: str) -> str:
+    """A header name as an error may show it: control characters (a stray CR) escaped, so
+    the error stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def _read_rows(fh: IO[bytes], out: FileSink, kind: str, max_field_chars: int, headers: SplitHeaders) -> None:
     src = out.label
     st = LineState()
@@ -64,7 +70,7 @@ def _read_rows(fh: IO[bytes], out: FileSink, kind: str, max_field_chars: int, he
     if missing:
         raise InputError(
             f"{src} has no '{missing[0]}' column, which a {kind} file requires "
-            f"(its header has: {', '.join(names[:12])}{'…' if len(names) > 12 else ''})."
+            f"(its header has: {', '.join(map(_printable, names[:12]))}{'…' if len(names) > 12 else ''})."
         )
     headers.remember(src, names)
     if st.cr_only:
