@@ -27,10 +27,10 @@ FILE = "text_ngram.npz"
 
 
 # sklearn's HashingVectorizer (`sklearn_counts`) is the definition of the counts below
-# (tests/test_text_features.py holds them equal to it, matrix for matrix). Its char analyzer builds a Python string per n-gram and hashes each in
-# turn, ~240 ns an n-gram: most of the LightGBM step of scoring a 10M-tweet dump. Here each
-# distinct n-gram is hashed once, on arrays, and (row, column) pairs are counted by sorting:
-# ~50 ns an n-gram.
+# (tests/test_text_features.py holds them equal to it, matrix for matrix). Its char analyzer
+# builds a Python string per n-gram and hashes each in turn, ~240 ns an n-gram: most of the
+# LightGBM step of scoring a 10M-tweet dump. Here each distinct n-gram is hashed once, on
+# arrays, and (row, column) pairs are counted by sorting: ~50 ns an n-gram.
 _WHITE_SPACES = re.compile(r"\s\s+")  # the analyzer's own whitespace folding, as it does it
 # Characters hashed per block: bounds the arrays (~60 bytes an n-gram) whatever the input size.
 _CHUNK_CHARS = 1 << 20
