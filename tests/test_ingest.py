@@ -281,6 +281,17 @@ def test_a_header_repeated_mid_file_is_skipped_and_counted(tmp_path: Path) -> No
     assert_counts_add_up(report, out)
 
 
+def test_a_header_without_its_columns_is_refused_in_one_line_with_control_characters_shown(tmp_path: Path) -> None:
+    f = tmp_path / "d" / "x_tweets.csv"
+    f.parent.mkdir()
+    f.write_bytes(b'"tw\reet",userid\n1,2\n')  # a stray CR inside a quoted header name
+    with pytest.raises(InputError) as err:
+        ingest_dumps([(str(f), None, None)], tmp_path / "out")
+    msg = str(err.value)
+    assert "x_tweets.csv" in msg and "no 'tweetid' column" in msg
+    assert "\n" not in msg and "\r" not in msg and "tw\\reet" in msg
+
+
 def test_ids_lists_and_coordinates(tmp_path: Path) -> None:
     f = write_csv(
         tmp_path / "d" / "ids_tweets.csv",
