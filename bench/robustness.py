@@ -16,7 +16,7 @@ Scores, with `statelink score`'s own path (`score.score_dump`, cascade as config
   the model never saw, scored as one dump;
 - each evasion trick alone on the held-out campaign's state-linked posts, and all combined
   (`pipeline/dev/evasion.py`: zero-width characters, homoglyphs, full-width ASCII,
-  emoji/hashtag padding), and all combined on the shifted world;
+  emoji/hashtag padding), and the same on the shifted world;
 - `real_users_aug2019`: the real users file of Twitter's August 2019 China release (744
   state-linked accounts, no tweets: a recall check of the profile-only member), where
   ../shared/real-samples is present.
@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         for trick in TRICKS:
             scenarios[f"clean+{trick}"] = clean
         scenarios["clean+all tricks"] = clean
+        # Each trick on the shifted world too: where the canonical text leaves a gap, it is
+        # off the sample, where no training text taught the model what the tricks hide.
+        for trick in TRICKS:
+            scenarios[f"shifted+{trick}"] = shifted
         scenarios["shifted+all tricks"] = shifted
         for name, root in scenarios.items():
             if args.scenarios and name not in args.scenarios:

@@ -5,7 +5,8 @@ and worlds, scored on another.
                              [--split data/split.parquet]
 
 Every row fits LightGBM as the train_gbm stage does (`models.fit.fit_gbm_folder`: the
-n-gram text score out of fold, grouped folds, cross-campaign calibration) on its training
+n-gram text score of its training rows across campaigns, grouped folds, cross-campaign
+calibration) on its training
 set, and scores its test set with `GbmScorer` (LightGBM only: the encoder is left out, so a
 row takes seconds). The rows:
 

@@ -18,9 +18,18 @@ Spark engine runs the same DuckDB SQL on each partition. The raw text is kept fo
 4. Traditional Chinese becomes Simplified (OpenCC's `t2s`), so one narrative in both scripts
    is one text.
 
-`match_key` adds what only near-duplicate matching wants: lower case, and trailing padding
-(emoji, symbols, #hashtags, @mentions, punctuation) stripped, so a copy with a few emoji or
-hashtags appended still matches its original.
+Trailing padding (emoji, symbols, #hashtags, @mentions after a text's last word) is the
+other free variation. `unpadded` strips it, keeping case and punctuation, for everything
+that reads an account's tweets as text (the documents, the lexicons, the script mix, the
+n-gram score, the encoder: `documents._clean_sql`); a text that is only padding keeps it.
+Why there too, not only for matching: an operation that appends "#viral 🔥" to its posts
+borrows the look of organic accounts: on the shifted world, before documents dropped it,
+padding took the n-gram score's PR-AUC from 0.67 to 0.53 and the model's from 0.778 to
+0.719 (`bench/robustness.py`, shifted+padding; now 0.771 both ways). The
+hashtags stay visible where they are items, not wording: coordination reads the archive's
+own hashtags column. `match_key` adds what only near-duplicate matching wants: lower case,
+and trailing punctuation stripped with the padding, so a copy with a few emoji, hashtags or
+exclamation marks appended still matches its original.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import pyarrow.compute as pc
 
 UDF_NAME = "canon"
 MATCH_UDF_NAME = "canon_match"
+UNPAD_UDF_NAME = "canon_unpad"
 
 # Trailing padding: runs of hashtags, mentions, emoji/symbols and punctuation at the end. This
 # regex is the definition; `strip_trailing_padding` computes it (tests compare the two).
@@ -185,14 +195,61 @@ def match_key_array(col: pa.Array) -> pa.Array:
 
 
 def _match_key_of_canonical(c: str) -> str:
-    c = " ".join(c.lower().split())  # str.split's whitespace is re's \s
+    return _unpadded_collapsed(" ".join(c.lower().split()))  # str.split's whitespace is re's \s
+
+
+def _unpadded_collapsed(c: str) -> str:
+    """`c` (whitespace collapsed, stripped) without its trailing padding; all padding stays."""
     if not c or (c[-1].isalnum() and not any(m in c[c.rfind(" ") + 1:] for m in _TOKEN_MARKS)):
         return c  # ends in a word that is no hashtag or mention: nothing to strip
-    # A text that is only padding keeps its own key rather than collapsing to ''.
+    # A text that is only padding keeps itself rather than collapsing to ''.
     return strip_trailing_padding(c) or c
 
 
-# Distinct texts each of a connection's two text functions remembers: ~107 MB each when full
+def _symbol_run_start(c: str, end: int) -> int:
+    """Where the run of spaces, symbols (emoji, flags, arrows: category S) and the marks that
+    follow a symbol (variation selectors, keycaps) ending at `end` starts. A mark after a
+    letter is part of the word (Thai, Devanagari vowel signs) and stops the run."""
+    k = end
+    while k > 0:
+        j = k
+        while j > 0 and unicodedata.category(c[j - 1]) in ("Mn", "Me"):
+            j -= 1
+        if j > 0 and (c[j - 1] == " " or unicodedata.category(c[j - 1])[0] == "S"):
+            k = j - 1
+        else:
+            return k
+    return 0
+
+
+def unpadded(text: str | None) -> str | None:
+    """`text`, whitespace collapsed and stripped, without what is appended after its last
+    word: emoji and other symbols, and whole #hashtag / @mention tokens (case kept; not
+    canonicalised: callers canonicalise first). Unlike `match_key`, punctuation stays: a
+    closing quote or a full stop is wording (the camouflage rules read it), not decoration.
+    A text that is only padding is kept."""
+    if text is None:
+        return None
+    c = " ".join(text.split())
+    end = len(c)
+    while end:
+        k = _symbol_run_start(c, end)
+        start = c.rfind(" ", 0, k) + 1  # the last token is c[start:k]
+        if k and c[start] in _TOKEN_MARKS:
+            end = start  # a hashtag or mention: look left of it
+            continue
+        return c[:k] if k else c
+    return c
+
+
+def unpadded_array(col: pa.Array) -> pa.Array:
+    """`unpadded` over an Arrow string array (nulls stay null)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return pa.array([unpadded(c) for c in col.to_pylist()], pa.string())
+
+
+# Distinct texts each of a connection's text functions remembers: ~107 MB each when full
 # of the real-shaped benchmark dump's texts (tracemalloc). Copies repeat across a dump (a 1M-
 # tweet replicated dump holds 170k distinct texts, the real-shaped one 289k in 515k: retweets
 # carry their original's text), so a text is canonicalised once rather than once per batch.
@@ -219,12 +276,13 @@ def _vectorised(fn, cap: int = CACHE_TEXTS):
 
 
 def register(con) -> None:
-    """Make `canon(text)` and `canon_match(text)` callable from a DuckDB connection's SQL.
+    """Make `canon(text)`, `canon_match(text)` and `canon_unpad(text)` callable from a DuckDB
+    connection's SQL.
     A connection that has them already is left as it is, so a caller's own connection can be
     handed in wherever the package takes one."""
     from duckdb.sqltypes import VARCHAR
 
-    for name, fn in ((UDF_NAME, canonical_array), (MATCH_UDF_NAME, match_key_array)):
+    for name, fn in ((UDF_NAME, canonical_array), (MATCH_UDF_NAME, match_key_array), (UNPAD_UDF_NAME, unpadded_array)):
         if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchall()[0][0]:
             continue
         con.create_function(name, _vectorised(fn), [VARCHAR], VARCHAR,

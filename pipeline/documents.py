@@ -11,8 +11,10 @@ Cleaning removes release artefacts and noise rather than signal (see docs/archit
 "Features exclude release artefacts"): the "RT @handle:" prefix of a retweet is stripped
 (the archive hashes handles of small accounts, so the handle says how the data was released),
 other @mentions become "@user" for the same reason, URLs (t.co links, random per tweet) become
-"URL", HTML entities the archive keeps escaped (&amp; &lt; &gt; &quot;) are unescaped, and
-whitespace runs collapse to one space.
+"URL", HTML entities the archive keeps escaped (&amp; &lt; &gt; &quot;) are unescaped,
+whitespace runs collapse to one space, and trailing padding (emoji, symbols, hashtags,
+mentions after the last word: `canon.unpadded`) is dropped, as an operation can append it
+for free.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def _clean_sql(col: str) -> str:
     for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&amp;", "&")):  # &amp; last
         x = f"replace({x}, '{entity}', '{char}')"
     x = f"regexp_replace({x}, '\\s+', ' ', 'g')"
-    return f"trim({x})"
+    # Last: padding is judged on the text a reader sees (a trailing link is a word, "URL").
+    return f"{canon.UNPAD_UDF_NAME}(trim({x}))"
 
 
 def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str | None = "_statelink_ids") -> str:

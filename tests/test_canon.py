@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.canon import canonical, match_key, register
+from pipeline.canon import canonical, match_key, register, unpadded
 
 ZW = "\u200b\u200c\u200d\u2060\ufeff"
 
@@ -32,6 +32,31 @@ def test_match_key_ignores_trailing_padding_but_keeps_the_message():
     assert match_key(base) != match_key("The virus came from Wuhan")
 
 
+def test_unpadded_drops_what_is_appended_after_the_last_word_and_keeps_case():
+    base = "Wake up: The DPP sells out Taiwan"
+    for padded in (base + " #viral 💪", base + " ✨ #trending", base + "\n#fyp #China 🙏", base + " @user!!"):
+        assert unpadded(padded) == base
+    assert unpadded("#only #tags 🔥") == "#only #tags 🔥"  # all padding: kept, not an empty text
+    assert unpadded("a #tag inside stays") == "a #tag inside stays"
+    assert unpadded("Ends in a link URL 🔥") == "Ends in a link URL"
+    # Punctuation is wording, not padding (a closing quote, a full stop, emphasis), and a
+    # mark after a letter belongs to its word; after a symbol it goes with the symbol.
+    for kept in ("“The journey is the reward.”", "坚持下去!!!!", "ภาษาไทย ที่", "Done."):
+        assert unpadded(kept) == kept
+    assert unpadded("Done.🔥✨") == "Done." and unpadded("keycap 1\ufe0f\u20e3 ✔\ufe0f") == "keycap 1\ufe0f\u20e3"
+    assert unpadded(None) is None and unpadded("") == ""
+
+
+def test_documents_read_a_padded_copy_as_its_original():
+    from pipeline.documents import clean_texts
+
+    base = "越来越多的台胞来西安发展, 两岸融合势不可挡"
+    copies = [base, base + " #民用飞艇 #fyp 🔥", base + "  ✨\n#China", base + " 👍 @someone"]
+    assert clean_texts(copies) == [base] * len(copies)
+    # What padding would hide is kept where it is the text itself.
+    assert clean_texts(["#TaiwanIsChina #HK"]) == ["#TaiwanIsChina #HK"]
+
+
 def test_none_and_empty():
     assert canonical(None) is None and match_key(None) is None
     assert canonical("") == "" and canonical(ZW) == ""
@@ -49,8 +74,8 @@ def test_duckdb_udf_matches_python_and_passes_nulls():
     register(con)
     texts = ["Ｆｏｒｔ\u200b Dеtrick", None, "香港說", "same", "same"]
     con.execute("CREATE TABLE t AS SELECT * FROM (SELECT unnest($1) AS x)", [texts])
-    got = con.execute("SELECT canon(x), canon_match(x) FROM t").fetchall()
-    assert got == [(canonical(t), match_key(t)) for t in texts]
+    got = con.execute("SELECT canon(x), canon_match(x), canon_unpad(x) FROM t").fetchall()
+    assert got == [(canonical(t), match_key(t), unpadded(t)) for t in texts]
 
 
 _PAD_CHARS = st.sampled_from(list("ab字 #＃@_.!😂\u200b\t") + ["Ｆ", "о", "說"])

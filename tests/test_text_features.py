@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -120,6 +121,43 @@ def test_out_of_fold_score_never_sees_its_own_label():
     again = text_ngram.oof_scores(docs, flipped, folds, P)
     np.testing.assert_array_equal(again[folds == 0], base[folds == 0])
     assert not np.allclose(again[folds != 0], base[folds != 0])
+
+
+def test_training_scores_never_see_their_own_campaign():
+    docs, y = _toy_docs(60)
+    campaigns = np.array(["a", "b", "c"])[np.arange(len(docs)) % 3]
+    folds = np.arange(len(docs)) % 4
+    base, how = text_ngram.training_scores(docs, y, campaigns, folds, P)
+    assert how == text_ngram.CROSS_CAMPAIGN and not np.isnan(base).any()
+    # Campaign a's own labels and wording change nothing in a's scores, and do change b's and c's.
+    a = campaigns == "a"
+    flipped = np.where(a, 1 - y, y)
+    again, _ = text_ngram.training_scores(docs, flipped, campaigns, folds, P)
+    np.testing.assert_array_equal(again[a], base[a])
+    assert not np.allclose(again[~a], base[~a])
+    # Each campaign's scores are those of a model fitted on the other campaigns alone: its
+    # own documents are read only to be scored.
+    alone = text_ngram.fit_ngram([d for d, k in zip(docs, a) if not k], y[~a], P)
+    np.testing.assert_allclose(base[a], alone.score([d for d, k in zip(docs, a) if k]), rtol=1e-6)
+
+
+def test_training_scores_fall_back_to_out_of_fold_where_no_campaign_can_be_left_out():
+    docs, y = _toy_docs(40)
+    folds = np.arange(len(docs)) % 4
+    one = np.full(len(docs), "a")
+    got, how = text_ngram.training_scores(docs, y, one, folds, P)
+    assert how == text_ngram.OUT_OF_FOLD
+    np.testing.assert_array_equal(got, text_ngram.oof_scores(docs, y, folds, P))
+    # Two campaigns, one of them all state-linked: leaving out the other leaves one class.
+    two = np.where(y == 1, "a", "b")
+    two[:2] = "a"
+    assert text_ngram.training_scores(docs, y, two, folds, P)[1] == text_ngram.OUT_OF_FOLD
+
+
+def test_model_folder_records_how_its_ngram_training_scores_were_made(trained_model):
+    meta = json.loads((trained_model["dir"] / "gbm" / "meta.json").read_text())
+    # The fixture's training campaigns are two (the split holds one out): cross-campaign.
+    assert meta["text_ngram_training_scores"] == text_ngram.CROSS_CAMPAIGN
 
 
 def test_scorer_reads_the_document_and_refuses_a_table_without_it(trained_model):

@@ -14,7 +14,7 @@ per account, not by the size of the dump:
 
 The same sample, joined, is the account's document (`doc`, a meta column): the model's
 fitted character n-gram score (`models.text_ngram`) is computed from it, inside the model,
-so that part is fitted on training folds only.
+so that part is fitted on training accounts only.
 """
 
 from __future__ import annotations

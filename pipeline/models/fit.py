@@ -40,17 +40,18 @@ def fit_gbm_folder(frame: pd.DataFrame, params: Params, out: Path) -> FittedFold
     frame = frame.reset_index(drop=True).copy()
     features = model_feature_list(frame, params)
     tp = params.train_gbm.text_ngram
-    ngram = None
+    ngram, ngram_fit = None, None
     if tp.enabled:
         y = (frame["label"] == "state_linked").to_numpy().astype(int)
         c = text_ngram.counts(frame["doc"], tp)
-        frame[text_ngram.FEATURE] = text_ngram.oof_scores(frame["doc"], y, frame["fold"].to_numpy(), tp, c=c)
+        frame[text_ngram.FEATURE], ngram_fit = text_ngram.training_scores(
+            frame["doc"], y, frame["campaign"].to_numpy(), frame["fold"].to_numpy(), tp, c=c)
         ngram = text_ngram.fit_ngram(frame["doc"], y, tp, c=c)
         features = [*features, text_ngram.FEATURE]
     result = train_gbm(frame, features, params.train_gbm, params.evaluate)
     result, cross = cross_campaign_calibration(result, frame, params.train_gbm, params.evaluate,
                                                tp if tp.enabled else None)
-    save_gbm(result, out, params.train_gbm, ngram)
+    save_gbm(result, out, params.train_gbm, ngram, ngram_fit)
     with atomic_path(out / "cross.parquet") as tmp:
         (cross if cross is not None else result.oof.drop(columns=["fold"])).to_parquet(tmp, index=False)
     # The n-gram score is the model's own output on a document, not a property of the dump.

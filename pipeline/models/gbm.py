@@ -98,9 +98,11 @@ def loco_raw(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_roun
     others (userid, campaign, label, raw_score: the uncalibrated LightGBM score).
 
     Rounds are fixed to the main model's, so no campaign's own labels tune the model that
-    scores it. With `text`, the n-gram score is refitted without the campaign too (out of
-    fold inside the others), so the campaign's own vocabulary never reaches the model that
-    scores it. A campaign is skipped where the others do not hold both classes.
+    scores it. With `text`, the n-gram score is refitted without the campaign too, and the
+    others' scores are made as the main model's are (`text_ngram.training_scores`: across
+    campaigns where two or more remain, else out of fold), so the campaign's own vocabulary
+    never reaches the model that scores it. A campaign is skipped where the others do not
+    hold both classes.
     """
     from pipeline.models import text_ngram
 
@@ -118,7 +120,7 @@ def loco_raw(frame: pd.DataFrame, features: list[str], p: TrainGbmParams, n_roun
         f = base
         if text is not None:
             col = np.full(len(frame), np.nan)
-            col[tr] = text_ngram.oof_scores(docs[tr], y[tr], folds[tr], text, c=counts[tr])
+            col[tr], _ = text_ngram.training_scores(docs[tr], y[tr], campaigns[tr], folds[tr], text, c=counts[tr])
             model = text_ngram.fit_ngram(docs[tr], y[tr], text, c=counts[tr])
             col[te] = model.score_counts(counts[te], np.array([bool(d) for d in docs[te]]))
             f = base.assign(**{text_ngram.FEATURE: col})
@@ -170,7 +172,10 @@ def cross_campaign_calibration(result: GbmResult, train: pd.DataFrame, p: TrainG
                                                     "leave-one-campaign-out", sorted(cross["campaign"].unique()))), cross
 
 
-def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=None) -> None:
+def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=None,
+             ngram_training: str | None = None) -> None:
+    """The model folder. `ngram_training`: how the n-gram scores LightGBM trained on were made
+    (`text_ngram.training_scores`), recorded in meta.json beside the n-gram model."""
     from pipeline.models import text_ngram
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +192,7 @@ def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=Non
                         **result.calibrated_on},
         "best_iterations": result.best_iterations,
         "num_trees": result.booster.num_trees(),
+        **({"text_ngram_training_scores": ngram_training} if ngram is not None and ngram_training else {}),
         "params": params.model_dump(),
     })
     with atomic_path(out_dir / "oof.parquet") as tmp:
