@@ -195,14 +195,10 @@ def match_key_array(col: pa.Array) -> pa.Array:
 
 
 def _match_key_of_canonical(c: str) -> str:
-    return _unpadded_collapsed(" ".join(c.lower().split()))  # str.split's whitespace is re's \s
-
-
-def _unpadded_collapsed(c: str) -> str:
-    """`c` (whitespace collapsed, stripped) without its trailing padding; all padding stays."""
+    c = " ".join(c.lower().split())  # str.split's whitespace is re's \s
     if not c or (c[-1].isalnum() and not any(m in c[c.rfind(" ") + 1:] for m in _TOKEN_MARKS)):
         return c  # ends in a word that is no hashtag or mention: nothing to strip
-    # A text that is only padding keeps itself rather than collapsing to ''.
+    # A text that is only padding keeps its own key rather than collapsing to ''.
     return strip_trailing_padding(c) or c
 
 
@@ -222,15 +218,15 @@ def _symbol_run_start(c: str, end: int) -> int:
     return 0
 
 
-def unpadded(text: str | None) -> str | None:
-    """`text`, whitespace collapsed and stripped, without what is appended after its last
-    word: emoji and other symbols, and whole #hashtag / @mention tokens (case kept; not
-    canonicalised: callers canonicalise first). Unlike `match_key`, punctuation stays: a
-    closing quote or a full stop is wording (the camouflage rules read it), not decoration.
-    A text that is only padding is kept."""
-    if text is None:
+def unpadded(c: str | None) -> str | None:
+    """`c` without what is appended after its last word: emoji and other symbols, and whole
+    #hashtag / @mention tokens (case kept). Unlike `match_key`, punctuation stays: a closing
+    quote or a full stop is wording (the camouflage rules read it), not decoration. A text
+    that is only padding is kept. `c` is canonical with whitespace collapsed to single spaces
+    and stripped, as `documents._clean_sql` leaves it, so tokens end at spaces and nothing
+    here normalises again."""
+    if c is None:
         return None
-    c = " ".join(text.split())
     end = len(c)
     while end:
         k = _symbol_run_start(c, end)
