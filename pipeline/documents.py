@@ -60,7 +60,9 @@ def _unpad_sql(col: str) -> str:
     RE2 picks out the few texts that can hold padding, so the Python function sees those
     only (text features at 1M tweets, `bench/features.py`: 9.8 s with it on every text, 8.0 s
     without it, 6.4-6.6 s so, the cleaned text a column of its own CTE). `col`
-    must be a column, not an expression: DuckDB would evaluate an expression once per use."""
+    must be a column, not an expression: DuckDB would evaluate an expression once per use.
+    The CTE that holds the result is MATERIALIZED for the same reason: inlined, the filters
+    on `txt` that follow (not empty, not only a link) each repeated the whole expression."""
     return f"CASE WHEN regexp_matches({col}, '{_MAY_BE_PADDED}') THEN {canon.UNPAD_UDF_NAME}({col}) ELSE {col} END"
 
 
@@ -91,7 +93,7 @@ def sampled_tweets_sql(source: str, tweets_per_account: int, seed: int, ids: str
     precleaned AS (
         SELECT userid, tweetid, rt, k, tweet_text AS raw, {_clean_sql('tweet_text')} AS pre FROM candidates
     ),
-    cleaned AS (
+    cleaned AS MATERIALIZED (
         SELECT userid, tweetid, rt, k, raw, {_unpad_sql('pre')} AS txt FROM precleaned
     ),
     distinct_texts AS (

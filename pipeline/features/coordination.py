@@ -300,12 +300,16 @@ def nd_docs_sql(p: CoordinationParams, source: str = "tweets t JOIN acc a USING 
 
     `source` must expose the tweet columns as `t` and the account's `population` as `a`. Row by row.
     """
+    # MATERIALIZED: pushed into the subquery, the length filter repeated the expression, so
+    # DuckDB ran the text functions twice per tweet (at 10M tweets this query took 23 s, 14 s
+    # so; test_canon checks one call per tweet).
     return f"""
-        SELECT population, userid, tweetid, t, norm FROM (
+        WITH d AS MATERIALIZED (
             SELECT a.population, t.userid, t.tweetid, EPOCH(t.tweet_time)::DOUBLE AS t, {normalised_text_sql('t.tweet_text')} AS norm
             FROM {source}
             WHERE NOT COALESCE(t.is_retweet, FALSE) AND t.tweet_text IS NOT NULL
-        ) WHERE LENGTH(norm) >= {int(p.min_text_chars)}
+        )
+        SELECT population, userid, tweetid, t, norm FROM d WHERE LENGTH(norm) >= {int(p.min_text_chars)}
     """
 
 
@@ -406,6 +410,10 @@ def near_duplicate_groups(con: duckdb.DuckDBPyConnection, p: CoordinationParams)
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_state AS {nd_state_sql()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_groups AS {nd_groups_sql(p.near_duplicate_rounds)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE nd_doc_groups AS {nd_doc_groups_sql()}")
+    # Only the documents' groups are read from here on. At 10M tweets the steps' tables hold
+    # millions of texts, and left in place they crowd the memory limit the pair joins need.
+    for table in ("nd_docs", "nd_texts", "nd_keys", "nd_state", "nd_groups"):
+        con.execute(f"DROP TABLE {table}")
 
 
 def near_duplicate_flags_sql(doc_groups: str = "nd_doc_groups") -> str:
@@ -521,7 +529,8 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams, 
 
     Expects views `acc` and `tweets` and the working table `tw` (`tables.materialise_tweets`). Returns userid, the features, and
     `coord_cluster` (a cluster id; meta, not a feature). `item_times`: every family's items
-    keep their times (`items_sql`), for the network built from the tables left on `con`.
+    keep their times (`items_sql`) and stay on `con` (tables `items_<family>`), for the
+    network built from the tables left there; without it they are dropped once used.
     """
     near_duplicate_groups(con, p)
     items = items_sql(p, item_times=item_times)
@@ -530,6 +539,9 @@ def compute_coordination(con: duckdb.DuckDBPyConnection, p: CoordinationParams, 
         con.execute(f"CREATE OR REPLACE TEMP TABLE items_{fam} AS {items[fam]}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE edges_{fam} AS {pairs_sql(f'items_{fam}', fam, p)}")
         edges.append(f"SELECT u, v, weight, '{fam}' AS fam FROM edges_{fam}")
+        if not item_times:  # only the network reads items again; at 10M tweets, left in
+            # place, they fill DuckDB's memory limit and the later pair joins spill to disk
+            con.execute(f"DROP TABLE items_{fam}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE edges_all AS {' UNION ALL '.join(edges)}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW coord_ends AS {tie_ends_sql('edges_all')}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW nd_flags AS {near_duplicate_flags_sql()}")
