@@ -164,8 +164,9 @@ def clean_texts(texts: Sequence[str | None]) -> list[str]:
     try:
         con.register("_statelink_texts", pa.table({"i": pa.array(range(len(texts)), pa.int64()),
                                                    "txt": pa.array(list(texts), pa.string())}))
-        rows = con.execute(f"SELECT COALESCE({_unpad_sql('pre')}, '') FROM (SELECT i, {_clean_sql('txt')} AS pre "
-                           "FROM _statelink_texts) ORDER BY i").fetchall()
+        # MATERIALIZED, as in `sampled_tweets_sql`: inlined, `pre` was cleaned once per use (3x).
+        rows = con.execute(f"WITH p AS MATERIALIZED (SELECT i, {_clean_sql('txt')} AS pre FROM _statelink_texts) "
+                           f"SELECT COALESCE({_unpad_sql('pre')}, '') FROM p ORDER BY i").fetchall()
     finally:
         con.close()
     return [r[0] for r in rows]

@@ -300,7 +300,7 @@ def fit_ngram(docs, y: np.ndarray, p: TextNgramParams, c: sp.csr_matrix | None =
 
 
 def oof_scores(docs, y: np.ndarray, folds: np.ndarray, p: TextNgramParams, c: sp.csr_matrix | None = None) -> np.ndarray:
-    """Each document scored by a model fitted on the other folds."""
+    """Each document scored by a model fitted on the other groups of `folds` (folds, or campaigns)."""
     docs = list(docs)
     c = counts(docs, p) if c is None else c
     has = _has_text(docs)
@@ -325,16 +325,8 @@ def training_scores(docs, y: np.ndarray, campaigns: np.ndarray, folds: np.ndarra
     That needs two campaigns or more, each of whose complements holds both classes; otherwise
     out of fold over `folds` (`oof_scores`), as before.
     """
-    docs = list(docs)
-    c = counts(docs, p) if c is None else c
     y, campaigns = np.asarray(y), np.asarray(campaigns)
     names = np.unique(campaigns)
     if len(names) < 2 or any(len(set(y[campaigns != k].tolist())) < 2 for k in names):
         return oof_scores(docs, y, folds, p, c=c), OUT_OF_FOLD
-    has = _has_text(docs)
-    out = np.full(len(docs), np.nan)
-    for k in names:
-        te = campaigns == k
-        model = _fit_counts(c[~te], has[~te], y[~te], p)
-        out[te] = _score_counts(model, c[te], has[te])
-    return out, CROSS_CAMPAIGN
+    return oof_scores(docs, y, campaigns, p, c=c), CROSS_CAMPAIGN
