@@ -2,7 +2,7 @@
 and worlds, scored on another.
 
     python bench/transfer.py [--shift data/raw/shift] [--features data/features/features.parquet]
-                             [--split data/split.parquet]
+                             [--split data/split.parquet] [--third <world folder> [--only-worlds]]
 
 Every row fits LightGBM as the train_gbm stage does (`models.fit.fit_gbm_folder`: the
 n-gram text score of its training rows across campaigns, grouped folds, cross-campaign
@@ -15,7 +15,15 @@ row takes seconds). The rows:
 - inside the shifted world, one campaign -> the other, both ways: what its own features can
   reach across campaigns when the world is the one trained on;
 - the shifted world -> the sample's held-out campaign (the gap the other way);
-- the sample's training campaigns plus one shifted campaign -> the other shifted campaign.
+- the sample's training campaigns plus one shifted campaign -> the other shifted campaign;
+- with `--third <folder>` (another world's <campaign>/<label>/ dumps, written by a third
+  generator or a labelled real release): each world alone -> the third; the sample plus the
+  shifted world -> the third, with the n-gram score and calibration fitted across campaigns
+  or across *worlds* (`as_worlds`: each world one group, so the score LightGBM trains on
+  never saw its world's wording); the sample plus the third -> the shifted world, both ways;
+  the two foreign worlds -> the sample's held-out campaign; the sample plus the shifted
+  world -> the held-out campaign (what a two-world model costs in distribution). Columns
+  add the organic share flagged at the model's own threshold and ECE.
 
 The shifted world's features are built per campaign (each campaign its own population, as
 the features stage builds the sample's), and its folds are grouped as `split.make_split`
@@ -71,10 +79,20 @@ def shifted_frame(shift: Path, params, work: Path) -> pd.DataFrame:
 def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, params) -> dict:
     with tempfile.TemporaryDirectory(prefix="transfer-") as d:
         fit_gbm_folder(train.reset_index(drop=True), params, Path(d))
-        scores = GbmScorer.load(d).score(test)
+        scorer = GbmScorer.load(d)
+        scores, thresholds = scorer.score(test), scorer.thresholds(test)
     ev = params.evaluate
-    m = binary_metrics((test["label"] == "state_linked").to_numpy(), scores, 0.5, ev.low_prevalence, ev.fpr_budget)
-    return {"accounts": len(test), "pr_auc": m["pr_auc"], "roc_auc": m["roc_auc"]}
+    y = (test["label"] == "state_linked").to_numpy()
+    m = binary_metrics(y, scores, 0.5, ev.low_prevalence, ev.fpr_budget)
+    flagged = scores >= thresholds
+    return {"accounts": len(test), "pr_auc": m["pr_auc"], "roc_auc": m["roc_auc"], "ece": m["ece"],
+            "organic_flagged": float(flagged[~y].mean()) if (~y).any() else float("nan")}
+
+
+def as_worlds(frame: pd.DataFrame, world: str) -> pd.DataFrame:
+    """The frame with its world as its campaign: the n-gram score of its training rows and the
+    calibration are then fitted across *worlds* (leave one world out), not across campaigns."""
+    return frame.assign(campaign=world)
 
 
 def flips(a: pd.DataFrame, b: pd.DataFrame, features: list[str], margin: float = 0.05) -> pd.DataFrame:
@@ -103,6 +121,9 @@ def outlier_shares(train: pd.DataFrame, others: dict[str, pd.DataFrame], feature
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shift", type=Path, default=Path("data/raw/shift"))
+    ap.add_argument("--third", type=Path, default=None,
+                    help="a third world's <campaign>/<label>/ dumps (pipeline/dev/third.py): adds two-world rows")
+    ap.add_argument("--only-worlds", action="store_true", help="only the rows that involve the third world")
     ap.add_argument("--features", type=Path, default=Path("data/features/features.parquet"))
     ap.add_argument("--split", type=Path, default=Path("data/split.parquet"))
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -123,10 +144,33 @@ def main() -> None:
         ("shifted world", "sample held-out campaign", world, s_test),
         (f"sample training campaigns + shifted {a}", f"shifted {b}", pd.concat([s_train, wa]), wb),
     ]
-    print("| trained on | scored | accounts | PR-AUC | ROC-AUC |\n|---|---|---|---|---|")
+    if args.third is not None:
+        with tempfile.TemporaryDirectory(prefix="transfer-third-") as tmp:
+            third = shifted_frame(args.third, params, Path(tmp))
+        both = lambda x, nx, z, nz: pd.concat([as_worlds(x, nx), as_worlds(z, nz)])  # noqa: E731
+        worlds = [
+            ("sample training campaigns", "third world", s_train, third),
+            ("shifted world", "third world", world, third),
+            ("sample training campaigns + shifted world (folds by campaign)", "third world",
+             pd.concat([s_train, world]), third),
+            ("sample training campaigns + shifted world (folds by world)", "third world",
+             both(s_train, "sample", world, "shifted"), third),
+            ("third world", "shifted world", third, world),
+            ("sample training campaigns + third world (folds by campaign)", "shifted world",
+             pd.concat([s_train, third]), world),
+            ("sample training campaigns + third world (folds by world)", "shifted world",
+             both(s_train, "sample", third, "third"), world),
+            ("shifted world + third world (folds by world)", "sample held-out campaign",
+             both(world, "shifted", third, "third"), s_test),
+            ("sample training campaigns + shifted world (folds by world)", "sample held-out campaign",
+             both(s_train, "sample", world, "shifted"), s_test),
+        ]
+        rows = worlds if args.only_worlds else rows + worlds
+    print("| trained on | scored | accounts | PR-AUC | ROC-AUC | organic flagged | ECE |\n|---|---|---|---|---|---|---|")
     for name_tr, name_te, tr, te in rows:
         r = fit_and_score(tr, te, params)
-        print(f"| {name_tr} | {name_te} | {r['accounts']} | {r['pr_auc']:.3f} | {r['roc_auc']:.3f} |", flush=True)
+        print(f"| {name_tr} | {name_te} | {r['accounts']} | {r['pr_auc']:.3f} | {r['roc_auc']:.3f} "
+              f"| {r['organic_flagged']:.1%} | {r['ece']:.3f} |", flush=True)
     features = model_feature_list(s_train, params)
     flipped = flips(s_train, world, [f for f in features if f in world.columns])
     print(f"\n{len(flipped)} of {len(features)} features point the other way in the shifted world "
