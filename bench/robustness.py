@@ -1,7 +1,7 @@
 """How the registered model holds up off its own sample: another world, and an operation that hides.
 
     python bench/robustness.py [--model evaluated] [--sample data/raw/sample]
-                               [--holdout covid_2020] [--world-seed 11] [--world-accounts 1000]
+                               [--holdout covid_2020] [--world-seed 23] [--world-accounts 600]
 
 `--model evaluated` (the default) is the fit `dvc repro` evaluated, read from models/gbm,
 models/ensemble and models/encoder/classifier: trained on the training campaigns only. The
@@ -11,12 +11,14 @@ its `clean` row would be scored in sample.
 Scores, with `statelink score`'s own path (`score.score_dump`, cascade as configured):
 
 - `clean`: the bundled held-out campaign, as `dvc repro` evaluates it;
-- `shifted`: a world written by other hands (`pipeline/dev/shifted.py`: other personas,
-  vocabularies, activity, time zones, organic communities that share viral posts), which
-  the model never saw, scored as one dump;
+- `third`: the third world (`pipeline/dev/third.py`, written apart from the sample and the
+  shifted world the model trains on: other campaigns, personas, vocabularies, heavy-tailed
+  activity, organic crowds that retweet the same viral posts, news-bot feeds, an operation
+  whose cells break type), which the model never saw, scored as one dump (`--world-seed`
+  and `--world-accounts` default to params.yaml `third`);
 - each evasion trick alone on the held-out campaign's state-linked posts, and all combined
   (`pipeline/dev/evasion.py`: zero-width characters, homoglyphs, full-width ASCII,
-  emoji/hashtag padding), and the same on the shifted world;
+  emoji/hashtag padding), and the same on the third world;
 - `real_users_aug2019`: the real users file of Twitter's August 2019 China release (744
   state-linked accounts, no tweets: a recall check of the profile-only member), where
   ../shared/real-samples is present.
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.config import EvaluateParams, load_params  # noqa: E402
 from pipeline.dev.evasion import TRICKS, evade_dump  # noqa: E402
-from pipeline.dev.shifted import generate_world  # noqa: E402
+from pipeline.dev.third import generate_world  # noqa: E402
 from pipeline.ingest import ingest_dumps, labelled_dumps  # noqa: E402
 from pipeline.metrics import binary_metrics  # noqa: E402
 from pipeline.score import LoadedModel, load_model, score_dump  # noqa: E402
@@ -112,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="evaluated", help="'evaluated' (the evaluated fit), or an MLflow model folder or URI.")
     ap.add_argument("--sample", type=Path, default=Path("data/raw/sample"))
     ap.add_argument("--holdout", default="covid_2020")
-    ap.add_argument("--world-seed", type=int, default=11)
-    ap.add_argument("--world-accounts", type=int, default=1000)
+    ap.add_argument("--world-seed", type=int, help="the third world's seed (default: params.yaml third.seed)")
+    ap.add_argument("--world-accounts", type=int, help="its accounts (default: params.yaml third.n_accounts)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--scenarios", nargs="*", help="Run only these (default: all).")
     args = ap.parse_args(argv)
@@ -125,17 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         clean = work / "clean"
         shutil.copytree(args.sample / args.holdout, clean / args.holdout)  # discovery does not follow links
-        shifted = work / "shifted"
-        generate_world(args.world_seed, args.world_accounts, shifted)
-        scenarios = {"clean": clean, "shifted": shifted}
+        third = work / "third"
+        generate_world(args.world_seed or params.third.seed, args.world_accounts or params.third.n_accounts, third)
+        scenarios = {"clean": clean, "third": third}
         for trick in TRICKS:
             scenarios[f"clean+{trick}"] = clean
         scenarios["clean+all tricks"] = clean
-        # Each trick on the shifted world too: where the canonical text leaves a gap, it is
-        # off the sample, where no training text taught the model what the tricks hide.
+        # Each trick on the third world too: where the canonical text leaves a gap, it is
+        # off the training worlds, where no training text taught the model what the tricks hide.
         for trick in TRICKS:
-            scenarios[f"shifted+{trick}"] = shifted
-        scenarios["shifted+all tricks"] = shifted
+            scenarios[f"third+{trick}"] = third
+        scenarios["third+all tricks"] = third
         for name, root in scenarios.items():
             if args.scenarios and name not in args.scenarios:
                 continue

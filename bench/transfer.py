@@ -2,7 +2,7 @@
 and worlds, scored on another.
 
     python bench/transfer.py [--shift data/raw/shift] [--features data/features/features.parquet]
-                             [--split data/split.parquet] [--third <world folder> [--only-worlds]]
+                             [--split data/split.parquet] [--third data/raw/third [--only-worlds]]
 
 Every row fits LightGBM as the train_gbm stage does (`models.fit.fit_gbm_folder`: the
 n-gram text score of its training rows across campaigns, grouped folds, cross-campaign
@@ -121,8 +121,9 @@ def outlier_shares(train: pd.DataFrame, others: dict[str, pd.DataFrame], feature
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shift", type=Path, default=Path("data/raw/shift"))
-    ap.add_argument("--third", type=Path, default=None,
-                    help="a third world's <campaign>/<label>/ dumps (pipeline/dev/third.py): adds two-world rows")
+    ap.add_argument("--third", type=Path, default=Path("data/raw/third"),
+                    help="a third world's <campaign>/<label>/ dumps (default: the third_sample stage's); "
+                         "adds the two-world rows where it exists")
     ap.add_argument("--only-worlds", action="store_true", help="only the rows that involve the third world")
     ap.add_argument("--features", type=Path, default=Path("data/features/features.parquet"))
     ap.add_argument("--split", type=Path, default=Path("data/split.parquet"))
@@ -134,6 +135,10 @@ def main() -> None:
     s_train, s_test = sample[sample["role"] == "train"], sample[sample["role"] == "test"]
     with tempfile.TemporaryDirectory(prefix="transfer-shift-") as tmp:
         world = shifted_frame(args.shift, params, Path(tmp))
+    # The pipeline trains on the shifted world's campaigns too (params.yaml data.dumps): the
+    # "sample" rows here are the sample's own campaigns only, so each world stays one world.
+    sample = sample[~sample["campaign"].isin(world["campaign"].unique())]
+    s_train, s_test = sample[sample["role"] == "train"], sample[sample["role"] == "test"]
     a, b = sorted(world["campaign"].unique())
     wa, wb = world[world["campaign"] == a], world[world["campaign"] == b]
     rows = [
@@ -144,7 +149,7 @@ def main() -> None:
         ("shifted world", "sample held-out campaign", world, s_test),
         (f"sample training campaigns + shifted {a}", f"shifted {b}", pd.concat([s_train, wa]), wb),
     ]
-    if args.third is not None:
+    if args.third is not None and args.third.is_dir():
         with tempfile.TemporaryDirectory(prefix="transfer-third-") as tmp:
             third = shifted_frame(args.third, params, Path(tmp))
         both = lambda x, nx, z, nz: pd.concat([as_worlds(x, nx), as_worlds(z, nz)])  # noqa: E731

@@ -87,10 +87,21 @@ def shift_sample(
     out: Annotated[Path, typer.Option(help="Folder for the shifted world's dumps.")] = Path("data/raw/shift"),
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Generate the shifted world: another generator's campaigns, to evaluate on and never train on."""
+    """Generate the shifted world: another generator's campaigns, trained on beside the sample's."""
     from pipeline.stages import shift_sample as stage
 
     _run(lambda: stage.run(_params(params).shift, stage.Paths(out=out)))
+
+
+@app.command("third-sample")
+def third_sample(
+    out: Annotated[Path, typer.Option(help="Folder for the third world's dumps.")] = Path("data/raw/third"),
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Generate the third world: a third generator's campaigns, to evaluate on and never train on."""
+    from pipeline.stages import third_sample as stage
+
+    _run(lambda: stage.run(_params(params).third, stage.Paths(out=out)))
 
 
 @app.command()
@@ -218,10 +229,10 @@ def evaluate(
     plots: Annotated[Path, typer.Option(help="Plots folder.")] = Path("reports/plots"),
     encoder: Annotated[Optional[Path], typer.Option(help="Fine-tuned encoder folder (adds encoder metrics).")] = None,
     ensemble_dir: Annotated[Optional[Path], typer.Option("--ensemble", help="Ensemble folder (the primary model when given).")] = None,
-    shift: Annotated[Optional[Path], typer.Option(help="The shifted world's dumps (<campaign>/<label>/), scored as one foreign dump.")] = None,
+    shift: Annotated[Optional[Path], typer.Option(help="A world never trained on (<campaign>/<label>/ dumps, e.g. data/raw/third), scored as one foreign dump.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Evaluate on held-out campaigns and a shifted world: metrics per model, campaign and language; plots."""
+    """Evaluate on held-out campaigns and a world never trained on: metrics per model, campaign and language; plots."""
 
     from pipeline.stages import evaluate as stage
 

@@ -29,10 +29,17 @@ class SampleParams(_Section):
 
 
 class ShiftParams(_Section):
-    # The shifted world (pipeline/dev/shifted.py): written independently of the sample, never
-    # trained on; the evaluate stage scores it as one dump (metrics.json "shift").
+    # The shifted world (pipeline/dev/shifted.py): written independently of the sample. Its
+    # campaigns are training campaigns (data.dumps), so the model has seen two generators.
     seed: int = 11
     n_accounts: int = Field(1000, ge=50)
+
+
+class ThirdParams(_Section):
+    # The third world (pipeline/dev/third.py): written apart from both, never trained on; the
+    # evaluate stage scores it as one foreign dump (metrics.json "shift").
+    seed: int = 23
+    n_accounts: int = Field(600, ge=50)
 
 
 class DumpSpec(_Section):
@@ -313,6 +320,7 @@ class Params(_Section):
 
     sample: SampleParams = SampleParams()
     shift: ShiftParams = ShiftParams()
+    third: ThirdParams = ThirdParams()
     data: DataParams
     ingest: IngestParams = IngestParams()
     features: FeaturesParams = FeaturesParams()

@@ -259,7 +259,7 @@ def _contribution_section(metrics: Mapping) -> str:
     contrib = metrics.get("contribution") or {}
     if not contrib:
         return ""
-    where = {"holdout": "the held-out campaign", "shift": "the shifted world (a dump built with other choices)"}
+    where = {"holdout": "the held-out campaign", "shift": "the third world (a dump built with other choices, never trained on)"}
     out = ["## What each member adds", "",
            "PR-AUC of the stacked model with and without the member, on accounts it never trained on, with a "
            "paired bootstrap 95 % interval of the difference (1,000 resamples of the accounts).", ""]
@@ -327,11 +327,13 @@ def _metrics_sections(metrics: Mapping, params: Mapping) -> str:
             for k, m in sorted((_get(models, name, key) or {}).items()):
                 rows.append((f"`{name}` · {k}", m))
         out.append(metrics_table(rows, f"model · {what}", slice_columns) if rows else "Not measured in this run.")
-    out += ["", "### A shifted world (never trained on)", "",
-            "A world written by another generator with other choices throughout (`pipeline/dev/shifted.py`: other "
-            "personas, vocabularies, activity, time zones; organic communities that share the same viral posts), "
+    out += ["", "### A third world (never trained on)", "",
+            "The model trains on two worlds written by different generators (the sample and `pipeline/dev/shifted.py`), "
+            "so that it cannot lean on one author's habits. This is a third, written apart from both "
+            "(`pipeline/dev/third.py`: other campaigns, personas, vocabularies, heavy-tailed activity, organic "
+            "crowds that retweet the same viral posts, news-bot feeds, an operation whose cells break type), "
             "scored by the primary model as one foreign dump, as `statelink score` would. It is a test of what "
-            "the model learnt, not a second training set: nothing is tuned on it.", ""]
+            "the model learnt, not a training set: nothing is tuned on it.", ""]
     shift = metrics.get("shift")
     if shift:
         out.append(metrics_table([(primary, shift)], "model", columns))
@@ -388,7 +390,7 @@ def _fit_section(metas: Mapping[str, Mapping]) -> str:
     if refit and refit.get("refit_all"):
         out.append(
             "Every figure above comes from the **evaluated fit**: the models trained on the training campaigns "
-            "only, scored on the held-out campaign and the shifted world. The **registered model** is then fitted "
+            "only, scored on the held-out campaign and the third world. The **registered model** is then fitted "
             f"again on all {fmt_count(refit.get('accounts'))} labelled accounts of "
             f"{', '.join(f'`{c}`' for c in refit.get('campaigns', []))} (`register.refit_all`): LightGBM "
             f"({fmt_count(_get(refit, 'gbm', 'trees'))} trees, threshold {fmt_score(_get(refit, 'gbm', 'threshold'))}), "

@@ -124,6 +124,7 @@ def repro_workspace(tmp_path_factory):
     params["sample"]["tweets_per_account"] = 15
     params["split"]["n_folds"] = 3
     params["shift"]["n_accounts"] = 200
+    params["third"]["n_accounts"] = 200
     # The tiny encoder keeps the fine-tuning path real and fast; the real e5 has its own test.
     params["encoder"].update({"base_model": "tiny", "max_length": 48, "max_train_accounts": 96,
                               "max_valid_accounts": 32, "cpu_threads": 1, "eval_batch_size": 32})

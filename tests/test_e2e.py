@@ -23,12 +23,12 @@ def test_repro_reports_holdout_metrics(repro):
     assert 0.5 < h["roc_auc"] <= 1.0 and 0 < h["pr_auc"] <= 1.0
     assert "covid_2020" in metrics["holdout_by_campaign"]
     assert "held-out (ensemble) ROC-AUC" in first.stdout
-    assert set(metrics["models"]["gbm"]["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021"}
+    assert set(metrics["models"]["gbm"]["loco"]) == {"hk_2019", "covid_2020", "xinjiang_2021", "zero_covid_2022", "strait_2023"}
     assert set(metrics["models"]) == {"gbm", "encoder", "ensemble"} and metrics["primary_model"] == "ensemble"
     for name in ("gbm", "encoder", "ensemble"):
         assert 0 < metrics["models"][name]["holdout"]["pr_auc"] <= 1
         assert "covid_2020" in metrics["models"][name]["holdout_by_campaign"]
-    # The shifted world, scored as one foreign dump by the primary model, is reported beside them.
+    # The third world (never trained on), scored as one foreign dump by the primary model, beside them.
     shift = metrics["shift"]
     assert shift["n_accounts"] == 200 and 0 < shift["n_state_linked"] < 200 and 0 < shift["pr_auc"] <= 1
     assert all(0 <= shift[k] <= 1 for k in ("organic_flagged_share", "organic_in_cluster_share", "state_linked_in_cluster_share"))
@@ -40,7 +40,7 @@ def test_repro_reports_holdout_metrics(repro):
         assert abs(c["pr_auc_with"] - c["pr_auc_without"] - c["pr_auc_difference"]) < 1e-5
     assert abs(c["pr_auc_with"] - shift["pr_auc"]) < 1e-5
     card = (work / "docs/model-card.md").read_text()
-    assert "A shifted world (never trained on)" in card and "Organic accounts flagged at the operating point" in card
+    assert "A third world (never trained on)" in card and "Organic accounts flagged at the operating point" in card
     assert "## What each member adds" in card
     for plot in ("roc.png", "pr.png", "calibration.png", "confusion.png", "score_hist.png", "importance.png", "shap_summary.png"):
         assert (work / "reports/plots" / plot).read_bytes()[:4] == b"\x89PNG"
@@ -125,7 +125,7 @@ def test_drift_warning_speaks_on_a_foreign_world_and_not_on_the_held_out_campaig
     metrics = json.loads((work / "reports/metrics.json").read_text())
     assert metrics["drift"]["holdout"]["out_of_distribution"] == 0
     assert metrics["drift"]["shift"]["out_of_distribution"] == 1
-    for name, dump, warns in (("shift", "data/raw/shift", True), ("held", "data/raw/sample/covid_2020", False)):
+    for name, dump, warns in (("third", "data/raw/third", True), ("held", "data/raw/sample/covid_2020", False)):
         out = work / f"{name}.parquet"
         res = run_cmd([str(BIN / "statelink"), "score", dump, "--out", str(out), "--no-progress"], work, env)
         assert ("probabilities are not calibrated for this dump" in res.stderr) is warns, res.stderr

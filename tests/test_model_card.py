@@ -157,7 +157,7 @@ def test_member_contribution_says_when_a_member_adds_nothing():
     assert "costs PR-AUC" not in card
     hurt = member_contribution(y, weak, weak + 2.0 * y + rng.normal(0, 0.3, 600))
     card = render_model_card(dict(METRICS, contribution={"encoder": {"holdout": same, "shift": hurt}}), PARAMS, METAS)
-    assert "adds nothing measurable" in card and "On the shifted world (a dump built with other choices) it costs PR-AUC" in card
+    assert "adds nothing measurable" in card and "On the third world (a dump built with other choices, never trained on) it costs PR-AUC" in card
     metrics = dict(METRICS, contribution={"encoder": {"holdout": helped, "shift": same}})
     card = render_model_card(metrics, PARAMS, METAS)
     assert "**The `encoder` member adds nothing measurable**" not in card

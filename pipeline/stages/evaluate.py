@@ -1,5 +1,5 @@
 """The `evaluate` stage: held-out, out-of-fold and leave-one-campaign-out metrics per model, the
-shifted world scored as one foreign dump; plots."""
+third world (never trained on) scored as one foreign dump; plots."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class Paths:
     plots: Path  # reports/plots/*.png
     encoder: Path | None = None  # adds encoder metrics
     ensemble: Path | None = None  # the primary model when given
-    shift: Path | None = None  # data/raw/shift: a world the model never saw (metrics "shift")
+    shift: Path | None = None  # data/raw/third: a world the model never saw (metrics "shift")
 
 
 def _read_predictions(path: Path, lang: pd.DataFrame) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def _read_predictions(path: Path, lang: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_shifted(params: Params, paths: Paths) -> tuple[pd.DataFrame, float, drift.DriftReport]:
-    """The shifted world scored as `statelink score` scores a dump (one population, the cascade
+    """The foreign world (data/raw/third) scored as `statelink score` scores a dump (one population, the cascade
     as configured), each account with the label of the folder it came from; the threshold;
     and the drift check `statelink score` would print."""
     dumps = labelled_dumps(paths.shift)
@@ -116,7 +116,7 @@ def run(params: Params, paths: Paths) -> str:
         if len(no_posts) and no_posts["label"].nunique() == 2:
             metrics["shift"]["no_tweets"] = headline(no_posts, no_posts["threshold"].to_numpy(), params.evaluate)
     if primary == "ensemble":
-        # What the encoder adds to LightGBM: on the held-out campaign, and on the shifted world.
+        # What the encoder adds to LightGBM: on the held-out campaign, and on the third world.
         both = preds["ensemble"]["test"]  # its `gbm` column: LightGBM's score as the stacker got it
         y = (both["label"] == "state_linked").to_numpy()
         metrics["contribution"] = {"encoder": {"holdout": member_contribution(y, both["score"], both["gbm"])}}

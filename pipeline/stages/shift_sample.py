@@ -1,4 +1,4 @@
-"""The `shift_sample` stage: a world written by other hands, to evaluate on and never to train on."""
+"""The `shift_sample` stage: a world written by other hands, trained on beside the sample (data.dumps)."""
 
 from __future__ import annotations
 
