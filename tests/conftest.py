@@ -76,7 +76,7 @@ def trained_model(tmp_path_factory):
     from pipeline.package import example_input, save_model_folder
     from pipeline.dev.sample import generate_sample
     from pipeline.serving import model_input
-    from tests.stages import run_split
+    from tests.stages import run_split, sample_dumps
     from tests.stages import train_gbm as stage_train_gbm
 
     work = tmp_path_factory.mktemp("model")
@@ -84,7 +84,7 @@ def trained_model(tmp_path_factory):
     params.split.n_folds = 3
     params.train_gbm.n_estimators = 60
     generate_sample(SampleParams(seed=5, n_accounts=240, tweets_per_account=12), work / "raw")
-    dumps = [(str(work / "raw" / d.path.split("data/raw/sample/")[1]), d.campaign, d.label) for d in params.data.dumps]
+    dumps = sample_dumps(params, work / "raw")
     ingest_dumps(dumps, work / "interim", params.ingest)
     run_features(work / "interim", work / "features.parquet", params.features)
     run_split(work / "interim" / "accounts.parquet", work / "split.parquet", params.split)

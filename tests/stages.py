@@ -11,6 +11,16 @@ import pyarrow.parquet as pq
 from pipeline.config import FeaturesParams, Params, SplitParams
 
 
+def sample_dumps(params: Params, raw: Path) -> list[tuple[str, str, str]]:
+    """params' training dumps that the bundled sample generator writes, re-rooted at `raw`.
+
+    The shifted world's dumps are training dumps too; fixtures that generate only the sample
+    (faster) train on its campaigns alone.
+    """
+    prefix = "data/raw/sample/"
+    return [(str(raw / d.path[len(prefix):]), d.campaign, d.label) for d in params.data.dumps if d.path.startswith(prefix)]
+
+
 def run_features(interim: Path, out: Path, params: FeaturesParams) -> pa.Table:
     from pipeline.stages import features
 

@@ -28,9 +28,10 @@ def params():
 
 def test_ingest_twice_gives_identical_tables(trained_model, params, tmp_path: Path) -> None:
     from pipeline.ingest import ingest_dumps
+    from tests.stages import sample_dumps
 
     raw = trained_model["raw"]
-    dumps = [(str(raw / d.path.split("data/raw/sample/")[1]), d.campaign, d.label) for d in params.data.dumps]
+    dumps = sample_dumps(params, raw)
     for run in ("a", "b"):
         ingest_dumps(dumps, tmp_path / run, params.ingest)
     for name in ("accounts.parquet", "tweets.parquet", "quarantine.csv"):
