@@ -28,18 +28,14 @@ class SampleParams(_Section):
     tweets_per_account: float = Field(30.0, gt=0)
 
 
-class ShiftParams(_Section):
-    # The shifted world (pipeline/dev/shifted.py): written independently of the sample. Its
-    # campaigns are training campaigns (data.dumps), so the model has seen two generators.
-    seed: int = 11
-    n_accounts: int = Field(1000, ge=50)
-
-
-class ThirdParams(_Section):
-    # The third world (pipeline/dev/third.py): written apart from both, never trained on; the
-    # evaluate stage scores it as one foreign dump (metrics.json "shift").
-    seed: int = 23
-    n_accounts: int = Field(600, ge=50)
+class WorldParams(_Section):
+    # A generated world other than the sample. `shift` (pipeline/dev/shifted.py) was written
+    # independently of the sample and its campaigns are training campaigns (data.dumps), so
+    # the model has seen two generators. `third` (pipeline/dev/third.py) was written apart
+    # from both and is never trained on; evaluate scores it as one foreign dump
+    # (metrics.json "shift").
+    seed: int
+    n_accounts: int = Field(ge=50)
 
 
 class DumpSpec(_Section):
@@ -72,11 +68,18 @@ class CoordinationParams(_Section):
     # ...and its IDF-weighted co-sharing must beat a configuration null model at this one-sided
     # level (docs/features.md, "Coordination"): popular items are shared by chance.
     significance: float = Field(0.001, gt=0, lt=0.5)
-    # Co-retweets and co-shared URLs count within this window (minutes; null: any time apart),
-    # copies of a text within this one (an operator's shift posts the day's line).
+    # Co-retweets and co-shared URLs count within this window (minutes; null: any time apart,
+    # against the configuration null), copies of a text and hashtag sequences within these.
+    # Untimed, text and hashtags tie organic communities that draw on the same phrases and
+    # trends (docs/features.md, "The significance rule").
     co_share_window_minutes: int | None = Field(60, ge=1)
-    near_duplicate_window_minutes: int | None = Field(None, ge=1)
+    near_duplicate_window_minutes: int | None = Field(60, ge=1)
+    hashtag_window_minutes: int | None = Field(60, ge=1)
+    # Synchronised posting: two accounts posting within `sync_bin_minutes` of each other, tested
+    # against how often they are both active in the same `sync_span_minutes` (a jitter null:
+    # a community active at the same hours of the day is not synchronised to the minute).
     sync_bin_minutes: int = Field(1, ge=1)
+    sync_span_minutes: int = Field(60, ge=2)
     # Near-duplicate text: MinHash over character 3-grams (tokenizer-free, works for Chinese),
     # LSH with `bands` x `rows` hashes; collision probability is 0.5 near Jaccard (1/b)^(1/r).
     shingle_chars: int = Field(3, ge=2, le=8)
@@ -319,8 +322,8 @@ class Params(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     sample: SampleParams = SampleParams()
-    shift: ShiftParams = ShiftParams()
-    third: ThirdParams = ThirdParams()
+    shift: WorldParams = WorldParams(seed=11, n_accounts=1000)
+    third: WorldParams = WorldParams(seed=23, n_accounts=600)
     data: DataParams
     ingest: IngestParams = IngestParams()
     features: FeaturesParams = FeaturesParams()

@@ -10,7 +10,7 @@ into three tables and a graph file, by SQL steps the Spark engine runs too:
 - edges: one row per significant tie per trace, with its weight, its z against the null
   model (`docs/features.md`, "Coordination"), the items shared, the first and last time
   either account shared one of them, and up to `evidence_items` of those items, closest in
-  time first: `evidence` the ids to join on (tweet ids, URLs, hashtag sequences, minutes,
+  time first: `evidence` the ids to join on (tweet ids, URLs, hashtag sequences, spans of posting,
   near-duplicate group ids), `evidence_text` beside it what to read for each (a
   near-duplicate group's text, the item itself for the others), `example_text` a
   near-duplicate tie's first text. Fast retweets (a retweet within
@@ -53,11 +53,12 @@ SHOWN_CHARS = 140  # a cluster's top item as text: about a tweet's worth, on one
 
 def shown_item_sql(fam: str, p: CoordinationParams, col: str = "item") -> str:
     """A family's item as the evidence lists it (VARCHAR, from either engine's item column):
-    a minute of posting as the minute in UTC, not its bin number; the others as they are
-    (a tweet id, a URL, a hashtag sequence, a near-duplicate group's id). Row by row."""
+    a span of synchronised posting (`sync_span_minutes`) as its start in UTC, not its
+    number (the tie's times say the minutes); the others as they are (a tweet id, a URL, a
+    hashtag sequence, a near-duplicate group's id). Row by row."""
     if fam == "sync":
         # make_timestamp: a TIMESTAMP (UTC) whatever the connection's TimeZone.
-        return (f"strftime(make_timestamp(CAST({col} AS BIGINT) * {60 * int(p.sync_bin_minutes) * 1_000_000}), "
+        return (f"strftime(make_timestamp(CAST({col} AS BIGINT) * {60 * int(p.sync_span_minutes) * 1_000_000}), "
                 f"'%Y-%m-%d %H:%M UTC')")
     return f"CAST({col} AS VARCHAR)"
 

@@ -84,7 +84,7 @@ def test_reworded_copy_is_a_near_duplicate(write_tables, tmp_path):
     accounts += [account("a"), account("b"), account("c")]
     tweets += [
         tweet("1", "a", "2019-08-05 02:00", tweet_text=text),
-        tweet("2", "b", "2019-08-06 05:13", tweet_text=edited),
+        tweet("2", "b", "2019-08-05 02:13", tweet_text=edited),  # within the copy window (60 minutes)
         tweet("3", "c", "2019-08-07 09:00", tweet_text=other),
     ]
     f = _features(write_tables, tmp_path, accounts, tweets, min_shared=1)
@@ -166,3 +166,65 @@ def test_without_the_window_and_the_null_the_community_would_be_one_cluster(writ
     accounts, tweets = _community_and_operation()
     f = _features(write_tables, tmp_path, accounts, tweets, co_share_window_minutes=None, significance=0.4999, min_shared=2)
     assert sum(f[f"fan{i}"]["coord_cluster"] != "" for i in range(60)) >= 50
+
+
+def _phrase_community_and_cell(seed: int = 4):
+    """40 organic accounts post combinations of the same 8 everyday phrases at their own times
+    over two months; 8 operation accounts post the same 6 lines, each within minutes of the
+    others."""
+    r = random.Random(seed)
+    accounts, tweets = _background(seed=seed)
+    phrases = ["the bus fare went up again", "rainy season officially started", "best noodles I've had in years",
+               "traffic downtown is unreal today", "watching the finals with the family", "power cut again on our street",
+               "monday meetings should be illegal", "finally tried the new bakery"]
+    t0 = datetime(2019, 7, 1)
+    for i in range(40):
+        uid = f"fan{i}"
+        accounts.append(account(uid))
+        for j in range(8):
+            when = (t0 + timedelta(minutes=r.randrange(60 * 24 * 60))).strftime("%Y-%m-%d %H:%M")
+            tweets.append(tweet(f"{uid}-p{j}", uid, when, tweet_text=", ".join(r.sample(phrases, 2))))
+    for j in range(6):
+        posted = t0 + timedelta(days=7 * j + 1, hours=2)
+        line = ["prosperity depends on stability", "the rule of law protects everyone", "outside forces stir up chaos",
+                "the vocational centres teach skills", "rumours spread by foreign media", "our compatriots live happily"][j]
+        for k in range(8):
+            when = (posted + timedelta(minutes=r.randint(0, 12))).strftime("%Y-%m-%d %H:%M")
+            tweets.append(tweet(f"cell{k}-{j}", f"cell{k}", when, tweet_text=line))
+    accounts += [account(f"cell{k}") for k in range(8)]
+    return accounts, tweets
+
+
+def test_a_community_sharing_phrases_over_weeks_forms_no_cluster_but_copies_within_minutes_do(write_tables, tmp_path):
+    accounts, tweets = _phrase_community_and_cell()
+    f = _features(write_tables, tmp_path, accounts, tweets)
+    fans, cell = [f[f"fan{i}"] for i in range(40)], [f[f"cell{k}"] for k in range(8)]
+    assert all(a["share_posts_near_duplicate"] > 0 for a in fans)  # their texts do match...
+    assert sum(a["coord_cluster"] != "" for a in fans) == 0  # ...but no closer in time than chance
+    assert all(a["near_duplicate_partners"] == 7 for a in cell) and len({a["coord_cluster"] for a in cell}) == 1
+
+
+def test_accounts_active_in_the_same_hours_are_not_synchronised(write_tables, tmp_path):
+    # Two communities, one active in the morning hour and one in the evening hour, every day
+    # for three weeks: inside each, accounts share minutes by chance, more often than a null
+    # that mixes the two expects. Two more accounts post in the same minute on twelve nights.
+    r = random.Random(5)
+    accounts, tweets = _background()
+    t0 = datetime(2019, 7, 1, 20, 0)
+    for i in range(40):
+        accounts.append(account(f"eve{i}"))
+        start = t0 if i < 20 else t0 - timedelta(hours=12)
+        for d in range(21):
+            for m in r.sample(range(60), 5):
+                when = (start + timedelta(days=d, minutes=m)).strftime("%Y-%m-%d %H:%M")
+                tweets.append(tweet(f"eve{i}-{d}-{m}", f"eve{i}", when, tweet_text=f"daily note {i} {d} {m}"))
+    accounts += [account("pa"), account("pb")]
+    for d in range(12):
+        when = (t0 + timedelta(days=d, hours=3, minutes=r.randrange(60))).strftime("%Y-%m-%d %H:%M")
+        tweets += [tweet(f"pa{d}", "pa", when, tweet_text=f"a posts {d}"), tweet(f"pb{d}", "pb", when, tweet_text=f"b posts {d}")]
+    f = _features(write_tables, tmp_path, accounts, tweets)
+    # 780 pairs inside the communities, each tested at `significance` (one-sided 0.001, by a normal
+    # approximation): a handful of chance ties, where minute bins against the configuration null
+    # tied 32 pairs.
+    assert sum(f[f"eve{i}"]["sync_partners"] for i in range(40)) / 2 <= 5
+    assert f["pa"]["sync_partners"] == 1 and f["pb"]["sync_partners"] == 1

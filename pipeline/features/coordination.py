@@ -74,26 +74,32 @@ def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_g
     """(population, item, userid, t) membership per family: TWEET_FAMILIES from the working
     table `tw` (row by row: no key), near_duplicate from `doc_groups` (`nd_doc_groups_sql`).
 
-    t: when the account shared the item (epoch seconds). The timed families' window (TIMED)
-    reads it, so they always carry it. For the others no feature step does
-    (`family_window_s` is None): they carry it only with `item_times`, for the network's
-    evidence (pipeline/network.py), which dates every tie by it. Left NULL otherwise, because
-    computing and aggregating it costs the features ~20 % of the coordination time at 1M tweets.
+    t: when the account shared the item (epoch seconds). The timed families' window
+    (`family_window_s`) reads it, so they always carry it. A family tested against the
+    configuration null (its window set to null) carries it only with `item_times`, for the
+    network's evidence (pipeline/network.py), which dates every tie by it; left NULL
+    otherwise, because computing and aggregating it costs the features ~20 % of the
+    coordination time at 1M tweets.
+
+    Synchronised posting's item is a span of `sync_span_minutes`, each account's first post
+    in it timed: the pair's posts within `sync_bin_minutes` of each other are tested against
+    how often the population's pairs active in the same span post that close.
     """
-    bin_s = 60 * p.sync_bin_minutes
+    span_s = 60 * p.sync_span_minutes
     untimed_t = "EPOCH(tweet_time)::DOUBLE" if item_times else "NULL::DOUBLE"
+    hashtag_t = "EPOCH(tweet_time)::DOUBLE" if family_window_s(p, "co_hashtag_seq") is not None else untimed_t
     return {
         "co_retweet": f"""SELECT population, retweet_tweetid AS item, userid, EPOCH(tweet_time)::DOUBLE AS t FROM {tw}
                          WHERE is_retweet AND retweet_tweetid IS NOT NULL""",
         "co_hashtag_seq": f"""SELECT population, array_to_string(list_transform(hashtags, lambda x: LOWER(x)), ' ') AS item, userid,
-                                    {untimed_t} AS t
+                                    {hashtag_t} AS t
                              FROM {tw} WHERE LEN(hashtags) >= 2 AND NOT COALESCE(is_retweet, FALSE)""",
         "co_url": f"""SELECT population, LOWER(url) AS item, userid, t FROM (
                         SELECT population, userid, EPOCH(tweet_time)::DOUBLE AS t, UNNEST(urls) AS url FROM {tw}
                         WHERE NOT COALESCE(is_retweet, FALSE))
                      WHERE NOT regexp_matches(url, '^https?://(www\\.)?(twitter\\.com|t\\.co)(/|$)', 'i')""",
-        "sync": f"""SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {bin_s}) AS VARCHAR) AS item, userid,
-                        {untimed_t} AS t FROM {tw}""",
+        "sync": f"""SELECT population, CAST(FLOOR(EPOCH(tweet_time) / {span_s}) AS VARCHAR) AS item, userid,
+                        EPOCH(tweet_time)::DOUBLE AS t FROM {tw}""",
         "near_duplicate": f"SELECT population, grp AS item, userid, t FROM {doc_groups}",
     }
 
@@ -107,15 +113,19 @@ def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_g
 # its z-score reaches the one-sided `significance` level, and it still needs the family's
 # `min_shared` items and `min_tie_weight`. Two nulls, by what the family's item is:
 #
-# - Timed families (TIMED: co-retweet, co-URL), whose item is a piece of content shared at a
-#   time. A community shares the same viral posts too, over hours and days; an operation
-#   shares them within minutes, again and again. Of the weight a pair shares, the share
-#   shared within `co_share_window_minutes` is tested against p0, the share of the other
-#   co-sharing pairs of the population that fall within the window (a time-shuffled
-#   baseline, with a weak prior): z = (S_close - p0 S) / sqrt(p0 (1 - p0) sum w^2).
-# - The others (near-duplicate text, hashtag sequences, minutes of posting): a configuration
-#   null. Each of an account's d items lands on item i with probability n_i / T (n_i holders,
-#   T memberships), so E[S] = d_u d_v sum(w n^2) / T^2 and Var[S] ~ d_u d_v sum(w^2 n^2) / T^2.
+# - Timed (every family by default: `family_window_s`). A community shares the same viral
+#   posts, phrases and trending hashtags too, over hours and days, and is active at the same
+#   hours of the day; an operation acts within minutes, again and again. Of the weight a pair
+#   shares, the share shared within the family's window is tested against p0, the share of
+#   the population's other co-sharing pairs that fall within it (a time-shuffled baseline,
+#   with a weak prior): z = (S_close - p0 S) / sqrt(p0 (1 - p0) sum w^2). Synchronised
+#   posting is the same test on spans of time (a jitter null): posting within a minute of
+#   each other, against being active in the same hour.
+# - A family whose window is set to null: a configuration null. Each of an account's d items
+#   lands on item i with probability n_i / T (n_i holders, T memberships), so
+#   E[S] = d_u d_v sum(w n^2) / T^2 and Var[S] ~ d_u d_v sum(w^2 n^2) / T^2. It assumes one
+#   well-mixed population: measured on three generated worlds, communities that draw on the
+#   same phrase banks and trends beat it as an operation does (docs/features.md).
 #
 # The self-join runs on integers where one engine sees every account (an account number in
 # userid order, a 64-bit hash of population and item), not on strings: at 10M tweets the
@@ -124,7 +134,6 @@ def items_sql(p: CoordinationParams, tw: str = "tw", doc_groups: str = "nd_doc_g
 # figures are sums, so an engine that splits the rows adds up its partial sums
 # (`population_sums_sql`).
 
-TIMED = ("co_retweet", "co_url", "near_duplicate")
 # The time baseline's prior: 1 co-share in 10 within the window, worth 10 pairs of evidence.
 PRIOR_CLOSE, PRIOR_PAIRS = 1.0, 10.0
 
@@ -247,9 +256,12 @@ def tie_weights_sql(pairs_u: str, n_items: str, totals: str, sums: str, p: Coord
 
 
 def family_window_s(p: CoordinationParams, fam: str) -> float | None:
-    """A timed family's window in seconds; None for the others (or no window set)."""
-    minutes = p.near_duplicate_window_minutes if fam == "near_duplicate" else p.co_share_window_minutes
-    return None if fam not in TIMED or minutes is None else 60.0 * minutes
+    """A family's window in seconds: a pair's items shared this close in time are tested
+    against the time baseline. None where the family's window is set to null: its co-sharing
+    is tested against the configuration null instead."""
+    minutes = {"near_duplicate": p.near_duplicate_window_minutes, "co_hashtag_seq": p.hashtag_window_minutes,
+               "sync": p.sync_bin_minutes}.get(fam, p.co_share_window_minutes)
+    return None if minutes is None else 60.0 * minutes
 
 
 def pairs_sql(items: str, fam: str, p: CoordinationParams) -> str:

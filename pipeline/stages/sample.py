@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.config import SampleParams
 from pipeline.dev.sample import generate_sample
+from pipeline.dev.world import describe
 
 
 @dataclass(frozen=True)
@@ -15,9 +16,4 @@ class Paths:
 
 
 def run(params: SampleParams, paths: Paths) -> str:
-    summary = generate_sample(params, paths.out)
-    lines = [f"wrote sample dumps to {paths.out}:"]
-    for campaign, labels in summary.items():
-        for label, info in labels.items():
-            lines.append(f"  {campaign:<14} {label:<13} {info['accounts']:>6} accounts {info['tweets']:>8} tweets")
-    return "\n".join(lines)
+    return describe("sample dumps", paths.out, generate_sample(params, paths.out))

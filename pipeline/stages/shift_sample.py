@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import ShiftParams
+from pipeline.config import WorldParams
 from pipeline.dev.shifted import generate_world
-from pipeline.io import staged_dir
+from pipeline.dev.world import write_world
 
 
 @dataclass(frozen=True)
@@ -15,11 +15,5 @@ class Paths:
     out: Path  # data/raw/shift: <campaign>/<label>/ dumps
 
 
-def run(params: ShiftParams, paths: Paths) -> str:
-    with staged_dir(paths.out, create=False) as tmp:
-        summary = generate_world(params.seed, params.n_accounts, tmp)
-    lines = [f"wrote the shifted world to {paths.out}:"]
-    for campaign, labels in summary.items():
-        for label, info in labels.items():
-            lines.append(f"  {campaign:<16} {label:<13} {info['accounts']:>6} accounts {info['tweets']:>8} tweets")
-    return "\n".join(lines)
+def run(params: WorldParams, paths: Paths) -> str:
+    return write_world(generate_world, params, paths.out, "the shifted world")

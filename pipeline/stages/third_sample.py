@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import ThirdParams
+from pipeline.config import WorldParams
 from pipeline.dev.third import generate_world
-from pipeline.io import staged_dir
+from pipeline.dev.world import write_world
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,5 @@ class Paths:
     out: Path  # data/raw/third: <campaign>/<label>/ dumps and roles.csv
 
 
-def run(params: ThirdParams, paths: Paths) -> str:
-    with staged_dir(paths.out, create=False) as tmp:
-        summary = generate_world(params.seed, params.n_accounts, tmp)
-    lines = [f"wrote the third world to {paths.out}:"]
-    for campaign, labels in summary.items():
-        for label, info in labels.items():
-            lines.append(f"  {campaign:<22} {label:<13} {info['accounts']:>6} accounts {info['tweets']:>8} tweets")
-    return "\n".join(lines)
+def run(params: WorldParams, paths: Paths) -> str:
+    return write_world(generate_world, params, paths.out, "the third world")
