@@ -34,15 +34,16 @@ TWEETS_PER_ACCOUNT = 100
 def build_dump(n_tweets: int, work: Path) -> Path:
     import duckdb
 
-    from pipeline.config import IngestParams, SampleParams, load_params
-    from pipeline.ingest import ingest_dumps
+    from pipeline.config import IngestParams, SampleParams
+    from pipeline.ingest import ingest_dumps, labelled_dumps
     from pipeline.dev.sample import generate_sample
 
     base = work / "base"
     if not (base / "interim" / "tweets.parquet").exists():
         generate_sample(SampleParams(seed=3, n_accounts=BASE_ACCOUNTS, tweets_per_account=TWEETS_PER_ACCOUNT), base / "raw")
-        repo = Path(__file__).resolve().parents[1]
-        dumps = [(str(base / "raw" / d.path.split("data/raw/sample/")[1]), None, None) for d in load_params(repo / "params.yaml").data.dumps]
+        # Every <campaign>/<label>/ folder the generator wrote, unlabelled: each replica is later
+        # given its own campaign. (params.yaml's data.dumps also name the shifted world's dumps.)
+        dumps = [(path, None, None) for path, _, _ in labelled_dumps(base / "raw")]
         ingest_dumps(dumps, base / "interim", IngestParams())
     out = work / f"n{n_tweets}"
     if (out / ".complete").exists():  # built by an earlier run with the same base

@@ -45,48 +45,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.config import SplitParams, load_params  # noqa: E402
-from pipeline.metrics import binary_metrics  # noqa: E402
-from pipeline.models.fit import fit_gbm_folder, model_feature_list  # noqa: E402
-from pipeline.scoring import GbmScorer  # noqa: E402
-from pipeline.split import labelled, make_split  # noqa: E402
+from common import fit_and_score, world_frame  # noqa: E402
 
-
-def shifted_frame(shift: Path, params, work: Path) -> pd.DataFrame:
-    """The shifted world's feature rows with label, campaign and a grouped fold."""
-    import pyarrow.parquet as pq
-
-    from pipeline import duck
-    from pipeline.features.build import build_features
-    from pipeline.ingest import ingest_dumps, labelled_dumps
-
-    dumps = labelled_dumps(shift)
-    if not dumps:
-        raise SystemExit(f"{shift} holds no <campaign>/<label>/ dumps; run `dvc repro shift_sample` first.")
-    ingest_dumps(dumps, work, progress=False)
-    con = duck.connect()
-    try:
-        con.register("acc_in", pq.read_table(work / "accounts.parquet"))
-        con.register("tw_in", pq.read_table(work / "tweets.parquet"))
-        feats = build_features(con, "acc_in", "tw_in", params.features).to_pandas()
-    finally:
-        con.close()
-    accounts = pq.read_table(work / "accounts.parquet", columns=["userid", "account_creation_date"]).to_pandas()
-    split = make_split(feats.merge(accounts, on="userid"), SplitParams(holdout_campaigns=[], seed=params.split.seed))
-    return feats.merge(split[["userid", "fold", "group"]], on="userid", validate="one_to_one")
-
-
-def fit_and_score(train: pd.DataFrame, test: pd.DataFrame, params) -> dict:
-    with tempfile.TemporaryDirectory(prefix="transfer-") as d:
-        fit_gbm_folder(train.reset_index(drop=True), params, Path(d))
-        scorer = GbmScorer.load(d)
-        scores, thresholds = scorer.score(test), scorer.thresholds(test)
-    ev = params.evaluate
-    y = (test["label"] == "state_linked").to_numpy()
-    m = binary_metrics(y, scores, 0.5, ev.low_prevalence, ev.fpr_budget)
-    flagged = scores >= thresholds
-    return {"accounts": len(test), "pr_auc": m["pr_auc"], "roc_auc": m["roc_auc"], "ece": m["ece"],
-            "organic_flagged": float(flagged[~y].mean()) if (~y).any() else float("nan")}
+from pipeline.config import load_params  # noqa: E402
+from pipeline.models.fit import model_feature_list  # noqa: E402
+from pipeline.split import labelled  # noqa: E402
 
 
 def as_worlds(frame: pd.DataFrame, world: str) -> pd.DataFrame:
@@ -134,7 +97,7 @@ def main() -> None:
     sample = labelled(args.features, args.split)
     s_train, s_test = sample[sample["role"] == "train"], sample[sample["role"] == "test"]
     with tempfile.TemporaryDirectory(prefix="transfer-shift-") as tmp:
-        world = shifted_frame(args.shift, params, Path(tmp))
+        world = world_frame(args.shift, params, Path(tmp))
     # The pipeline trains on the shifted world's campaigns too (params.yaml data.dumps): the
     # "sample" rows here are the sample's own campaigns only, so each world stays one world.
     sample = sample[~sample["campaign"].isin(world["campaign"].unique())]
@@ -151,7 +114,7 @@ def main() -> None:
     ]
     if args.third is not None and args.third.is_dir():
         with tempfile.TemporaryDirectory(prefix="transfer-third-") as tmp:
-            third = shifted_frame(args.third, params, Path(tmp))
+            third = world_frame(args.third, params, Path(tmp))
         both = lambda x, nx, z, nz: pd.concat([as_worlds(x, nx), as_worlds(z, nz)])  # noqa: E731
         worlds = [
             ("sample training campaigns", "third world", s_train, third),

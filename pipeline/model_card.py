@@ -122,6 +122,14 @@ def _models(metrics: Mapping) -> dict[str, Mapping]:
     return {name: {k: metrics[k] for k in ("holdout", "oof", "holdout_by_campaign", "holdout_by_language", "loco") if k in metrics}}
 
 
+def _by_campaign(cal: Mapping) -> str:
+    """" (per campaign left out: `a` 0.970, `b` 0.903)" where the record has the label's precision per campaign."""
+    by = cal.get("precision_at_threshold_by_campaign") or {}
+    if not by:
+        return ""
+    return " (per campaign left out: " + ", ".join(f"`{c}` {fmt_score(v)}" for c, v in sorted(by.items())) + ")"
+
+
 def _primary(metrics: Mapping) -> str:
     return str(metrics.get("primary_model") or next(iter(_models(metrics)), "gbm"))
 
@@ -357,7 +365,8 @@ def _probability_section(metrics: Mapping, metas: Mapping[str, Mapping]) -> str:
             f"{', '.join(f'`{c}`' for c in cal.get('campaigns', []))}: each campaign scored by a model that never saw it. "
             f"There {fmt_pct(cal['prevalence'])} of accounts were state-linked, so the probability assumes that base rate; "
             f"a dump with another one shifts it (Botometer's complete automation probability makes the same point). "
-            f"At the threshold the label's precision there was {fmt_score(cal.get('precision_at_threshold'))}; where "
+            f"At the threshold the label's precision there was {fmt_score(cal.get('precision_at_threshold'))}"
+            f"{_by_campaign(cal)}; where "
             f"{fmt_pct(cal.get('low_prevalence'))} of accounts are state-linked it would be "
             f"{fmt_score(cal.get('precision_at_low_prevalence'))}. `statelink score` writes this beside every scores file "
             f"(`<out>.meta.json`).")

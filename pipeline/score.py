@@ -260,6 +260,15 @@ def dump_drift(features_sql: str, bundle, params: DriftParams):
     return report
 
 
+def _lowest_campaign(cal: dict, fmt) -> str:
+    """" (lowest in one campaign: 90%, strait_2023)" where the record has the label's precision per campaign."""
+    by = cal.get("precision_at_threshold_by_campaign") or {}
+    if not by:
+        return ""
+    worst = min(by, key=by.get)
+    return f" (lowest in one campaign: {fmt(by[worst])}, {worst})"
+
+
 def output_meta(report: ScoreReport, model: LoadedModel) -> dict:
     """`<out>.meta.json`: how to read the scores file."""
     bundle = model.bundle
@@ -269,7 +278,8 @@ def output_meta(report: ScoreReport, model: LoadedModel) -> dict:
         pct = (lambda v: "unknown" if v is None else f"{v:.0%}")
         meaning = (f"score is a probability calibrated on {cal['fit']} predictions over {', '.join(cal['campaigns'])}, "
                    f"where {cal['prevalence']:.0%} of accounts were state-linked; a dump with another base rate shifts it. "
-                   f"At the threshold the label's precision was {pct(cal.get('precision_at_threshold'))} there, and would be "
+                   f"At the threshold the label's precision was {pct(cal.get('precision_at_threshold'))} there"
+                   f"{_lowest_campaign(cal, pct)}, and would be "
                    f"{pct(cal.get('precision_at_low_prevalence'))} where {cal['low_prevalence']:.0%} of accounts are state-linked.")
     return {
         "model": model.source,

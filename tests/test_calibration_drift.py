@@ -69,7 +69,12 @@ def test_cross_campaign_calibration_is_honest_on_an_unseen_campaign():
     np.testing.assert_allclose(a_rows["raw_score"], only_b.predict(train.loc[train.campaign == "a", feats].to_numpy(float)))
     # The threshold is chosen on the cross-campaign scores.
     y = (cross.label == "state_linked").to_numpy().astype(int)
-    assert cross_res.threshold == pytest.approx(threshold_for_precision(y, cross["score"].to_numpy(), ev.target_precision))
+    assert cross_res.threshold == pytest.approx(threshold_for_precision(y, cross["score"].to_numpy(), ev.target_precision,
+                                                                        cross["campaign"].to_numpy()))
+    # The record gives the label's precision in each campaign left out (here the shortcut
+    # flips between campaigns, no score reaches the target in both, and the pooled rule stands).
+    by = cross_res.calibrated_on["precision_at_threshold_by_campaign"]
+    assert set(by) == {"a", "b"} and all(0 < v < ev.target_precision for v in by.values())
     # On the campaign neither fit saw, the cross-campaign probability is the better calibrated one.
     raw = res.booster.predict(unseen[feats].to_numpy(float))
     yu = (unseen.label == "state_linked").to_numpy().astype(int)

@@ -132,6 +132,9 @@ def test_drift_warning_speaks_on_a_foreign_world_and_not_on_the_held_out_campaig
         meta = json.loads((work / f"{name}.parquet.meta.json").read_text())
         assert meta["drift"]["checked"] and meta["drift"]["out_of_distribution"] is warns
         assert meta["calibration"]["fit"] == "leave-one-campaign-out" and meta["calibration"]["meaning"]
+        # The label's precision in each training campaign left out, the lowest one named in words.
+        by = meta["calibration"]["precision_at_threshold_by_campaign"]
+        assert set(by) == set(meta["calibration"]["campaigns"]) and "lowest in one campaign" in meta["calibration"]["meaning"]
         if warns:
             assert meta["drift"]["warning"] and meta["drift"]["most_drifted"]
 

@@ -162,3 +162,16 @@ def test_member_contribution_says_when_a_member_adds_nothing():
     card = render_model_card(metrics, PARAMS, METAS)
     assert "**The `encoder` member adds nothing measurable**" not in card
     assert "adds PR-AUC on the held-out campaign" in card and "elsewhere it adds nothing measurable" in card
+
+
+def test_the_card_gives_the_labels_precision_in_each_campaign_left_out():
+    cal = {"fit": "leave-one-campaign-out", "campaigns": ["camp_a", "camp_c"], "accounts": 900, "prevalence": 0.4,
+           "precision_at_threshold": 0.93, "recall_at_threshold": 0.9, "low_prevalence": 0.01,
+           "precision_at_low_prevalence": 0.12, "precision_at_threshold_by_campaign": {"camp_c": 0.9012, "camp_a": 0.97}}
+    metas = dict(METAS, ensemble=dict(METAS["ensemble"], calibrated_on=cal))
+    card = render_model_card(METRICS, PARAMS, metas)
+    assert "precision there was 0.930 (per campaign left out: `camp_a` 0.970, `camp_c` 0.901)" in card
+    # An older record without the breakdown still renders, without it.
+    old = {k: v for k, v in cal.items() if k != "precision_at_threshold_by_campaign"}
+    card = render_model_card(METRICS, PARAMS, dict(METAS, ensemble=dict(METAS["ensemble"], calibrated_on=old)))
+    assert "precision there was 0.930; where" in card and "per campaign left out" not in card

@@ -112,3 +112,44 @@ def test_refit_fits_the_registered_model_on_every_campaign(trained_model, tmp_pa
     refit.run(params, paths)
     assert json.loads((tmp_path / "refit" / "refit.json").read_text()) == {"refit_all": False}
     assert (tmp_path / "refit" / "gbm" / "model.txt").read_bytes() == (work / "gbm" / "model.txt").read_bytes()
+
+
+def test_no_profile_feature_left_means_no_profile_member(tmp_path):
+    """`exclude_features` may leave no profile feature: the folder is fitted without the
+    member (no LightGBM error) and the main model scores accounts without tweets."""
+    from pathlib import Path
+
+    from pipeline.config import load_params
+    from pipeline.models.fit import fit_gbm_folder
+
+    base = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+
+    def with_gbm(**update):
+        gbm = base.train_gbm.model_copy(update={"n_estimators": 30, "text_ngram": base.train_gbm.text_ngram.model_copy(
+            update={"enabled": False})} | update)
+        return base.model_copy(update={"train_gbm": gbm})
+
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.integers(0, 2, n)
+    frame = pd.DataFrame({
+        "userid": [f"u{i}" for i in range(n)], "campaign": np.where(np.arange(n) % 2, "a", "b"),
+        "label": np.where(y == 1, "state_linked", "control"), "fold": rng.integers(0, 3, n),
+        "n_tweets_seen": np.where(np.arange(n) < 20, 0, 30), "doc": "",
+        "log_followers": rng.normal(0, 1, n), "share_retweets": y + rng.normal(0, 0.5, n),
+    })
+    params = with_gbm(exclude_features=list(PROFILE_FEATURES))
+    stale = tmp_path / "gbm" / PROFILE_DIR
+    stale.mkdir(parents=True)
+    (stale / "meta.json").write_text("{}")  # an earlier fit's member must not survive into this folder
+    fitted = fit_gbm_folder(frame, params, tmp_path / "gbm")
+    assert fitted.profile is None and fitted.features == ["share_retweets"]
+    assert not stale.exists()
+    scorer = GbmScorer.load(tmp_path / "gbm")
+    assert scorer.profile is None
+    thresholds = scorer.thresholds(frame)
+    assert np.all(thresholds == scorer.threshold)
+    assert np.all(np.isfinite(scorer.score(frame)))
+    # With the profile features kept, the member is fitted on them alone.
+    kept = fit_gbm_folder(frame, with_gbm(exclude_features=[]), tmp_path / "gbm2")
+    assert kept.profile is not None and kept.profile.features == ["log_followers"]

@@ -8,7 +8,9 @@ import pytest
 
 from pipeline.config import EvaluateParams, SplitParams, TrainGbmParams
 from pipeline.errors import ConfigError
-from pipeline.metrics import binary_metrics, precision_at_prevalence, recall_at_fpr, threshold_for_precision
+from pipeline.metrics import (
+    binary_metrics, calibration_record, precision_at_prevalence, recall_at_fpr, threshold_for_precision,
+)
 from pipeline.models.gbm import load_gbm, save_gbm, train_gbm
 from pipeline.split import make_split
 
@@ -60,6 +62,38 @@ def test_metrics_known_answers():
     # At 50 % prevalence, with balanced classes, it equals plain precision.
     assert precision_at_prevalence(y, s >= 0.5, 0.5) == pytest.approx(3 / 4)
     assert threshold_for_precision(y, s, 1.0) == pytest.approx(0.7)
+
+
+def test_threshold_reaches_the_target_in_every_campaign_not_only_on_their_pool():
+    # Campaign a separates cleanly; in campaign b two controls score 0.5 and 0.6. Pooled, 0.5
+    # gives precision 10/12 >= 0.8, but in b alone only 2/4: the label would break its promise there.
+    ya, sa = np.array([0] * 6 + [1] * 8), np.array([0.1] * 6 + [0.9] * 8)
+    yb, sb = np.array([0, 0, 0, 1, 1]), np.array([0.2, 0.5, 0.6, 0.7, 0.8])
+    y, s = np.concatenate([ya, yb]), np.concatenate([sa, sb])
+    groups = np.array(["a"] * len(ya) + ["b"] * len(yb))
+    pooled = threshold_for_precision(y, s, 0.8)
+    assert pooled == pytest.approx(0.5)
+    per = threshold_for_precision(y, s, 0.8, groups)
+    assert per == pytest.approx(0.7)
+    for g in ("a", "b"):
+        flagged = (s >= per) & (groups == g)
+        assert y[flagged].mean() >= 0.8
+    # A campaign of one class has no precision of its own, but its flagged controls still
+    # count in the pool: with b all controls, 0.7 keeps the pool at 8 / 10.
+    y_c = np.concatenate([ya, np.zeros(5, int)])
+    t_c = threshold_for_precision(y_c, s, 0.8, np.array(["a"] * len(ya) + ["c"] * len(yb)))
+    assert t_c == pytest.approx(0.7) and y_c[s >= t_c].mean() >= 0.8
+    # The threshold is the lowest score that keeps every campaign at the target, not the
+    # strictest campaign's own (0.9 here, which would flag nobody in b).
+    assert threshold_for_precision(ya, sa, 0.8) == pytest.approx(0.9)
+    # Where no score keeps every campaign at the target, the pooled rule stands: at 0.9 only a
+    # flags anything, and a threshold that flags nothing in b has shown nothing there.
+    yb_hard = np.array([0, 0, 1, 1, 0])  # b's top score is a control
+    y_hard = np.concatenate([ya, yb_hard])
+    assert threshold_for_precision(y_hard, s, 0.8, groups) == pytest.approx(threshold_for_precision(y_hard, s, 0.8))
+    rec = calibration_record(y, s, per, 0.01, "leave-one-campaign-out", ["a", "b"], groups)
+    assert rec["precision_at_threshold_by_campaign"] == {"a": 1.0, "b": 1.0}
+    assert calibration_record(y, s, pooled, 0.01, "x", ["a", "b"], groups)["precision_at_threshold_by_campaign"]["b"] == 0.5
 
 
 def test_gbm_learns_a_signal_and_round_trips(tmp_path):

@@ -27,10 +27,12 @@ def member_matrix(gbm: np.ndarray, encoder: np.ndarray) -> np.ndarray:
 
 
 def fit_stacker(y: np.ndarray, gbm: np.ndarray, encoder: np.ndarray, target_precision: float, c: float = 1.0,
-                seed: int = 0, campaigns: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+                seed: int = 0, campaigns: np.ndarray | None = None, threshold_per_campaign: bool = True,
+                ) -> tuple[dict, np.ndarray]:
     """Returns the stacker as JSON-able numbers and its cross-validated scores on the inputs:
     leave one campaign out where `campaigns` holds two or more that each hold both classes,
-    else stratified 5-fold."""
+    else stratified 5-fold. The threshold reaches `target_precision` in every campaign when
+    `threshold_per_campaign` (metrics.threshold_for_precision)."""
     X = member_matrix(gbm, encoder)
     y = np.asarray(y).astype(int)
     lr = LogisticRegression(C=c, max_iter=1000)
@@ -43,7 +45,8 @@ def fit_stacker(y: np.ndarray, gbm: np.ndarray, encoder: np.ndarray, target_prec
         "members": list(MEMBERS),
         "coef": [float(v) for v in lr.coef_[0]],
         "intercept": float(lr.intercept_[0]),
-        "threshold": threshold_for_precision(y, cv, target_precision),
+        "threshold": threshold_for_precision(y, cv, target_precision,
+                                             campaigns if campaigns is not None and threshold_per_campaign else None),
         "cv": "leave-one-campaign-out" if by_campaign else "stratified 5-fold",
     }
     return meta, cv
@@ -77,14 +80,16 @@ def stack(members: pd.DataFrame, encoder_scores: pd.DataFrame, p: EnsembleParams
     threshold for the reasons) from `join_members` rows of held-out member scores, and its
     predictions across campaigns. `encoder_scores`: every held-out encoder score (userid, label, score)."""
     y = (members["label"] == "state_linked").to_numpy().astype(int)
+    campaigns = members["campaign"].to_numpy()
     meta, cv = fit_stacker(y, members["gbm"].to_numpy(), members["encoder"].to_numpy(), ev.target_precision,
-                           p.c, p.seed, members["campaign"].to_numpy())
+                           p.c, p.seed, campaigns, ev.threshold_per_campaign)
     meta["calibrated_on"] = calibration_record(
         y, cv, meta["threshold"], ev.low_prevalence,
         "leave-one-campaign-out" if meta["cv"] == "leave-one-campaign-out" else "out-of-fold",
-        sorted(members["campaign"].unique()))
+        sorted(members["campaign"].unique()), campaigns)
     enc = encoder_scores.dropna(subset=["score"])
+    enc_groups = enc["campaign"].to_numpy() if ev.threshold_per_campaign and "campaign" in enc else None
     meta["encoder_threshold"] = threshold_for_precision(
-        (enc["label"] == "state_linked").to_numpy().astype(int), enc["score"].to_numpy(), ev.target_precision)
+        (enc["label"] == "state_linked").to_numpy().astype(int), enc["score"].to_numpy(), ev.target_precision, enc_groups)
     return meta, cv
 

@@ -8,6 +8,7 @@ drift reference of its training features, and the profile-only member in `profil
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from pipeline.scoring import PROFILE_DIR
 @dataclass
 class FittedFolder:
     main: GbmResult
-    profile: GbmResult
+    profile: GbmResult | None  # None where no profile feature is left to fit on
     features: list[str]  # the main model's, the n-gram score included where enabled
 
 
@@ -60,11 +61,16 @@ def fit_gbm_folder(frame: pd.DataFrame, params: Params, out: Path) -> FittedFold
     return FittedFolder(result, profile, features)
 
 
-def fit_profile_member(frame: pd.DataFrame, features: list[str], params: Params, out: Path) -> GbmResult:
+def fit_profile_member(frame: pd.DataFrame, features: list[str], params: Params, out: Path) -> GbmResult | None:
     """The member for accounts without tweets: the same accounts, profile and creation-batch
     features only (those of the main model's features that an account has without posting),
-    calibrated across campaigns like the main model. Saved to `out`."""
+    calibrated across campaigns like the main model. Saved to `out`. None where
+    `exclude_features` leaves no profile feature: there is nothing to fit, and the main model
+    scores accounts without tweets (`GbmScorer` does without a member)."""
     cols = [f for f in PROFILE_FEATURES if f in features]
+    if not cols:
+        shutil.rmtree(out, ignore_errors=True)  # a member from an earlier fit would not match this one
+        return None
     result = train_gbm(frame, cols, params.train_gbm, params.evaluate)
     result, _ = cross_campaign_calibration(result, frame, params.train_gbm, params.evaluate)
     save_gbm(result, out, params.train_gbm)

@@ -78,8 +78,10 @@ def train_gbm(
     oof_frame = frame[["userid", "campaign", "label", "fold"]].copy()
     oof_frame["raw_score"] = oof
     oof_frame["score"] = calibrated
-    threshold = threshold_for_precision(y, calibrated, ev.target_precision)
-    record = calibration_record(y, calibrated, threshold, ev.low_prevalence, "out-of-fold", sorted(frame["campaign"].unique()))
+    groups = frame["campaign"].to_numpy() if ev.threshold_per_campaign else None
+    threshold = threshold_for_precision(y, calibrated, ev.target_precision, groups)
+    record = calibration_record(y, calibrated, threshold, ev.low_prevalence, "out-of-fold", sorted(frame["campaign"].unique()),
+                                frame["campaign"].to_numpy())
     return GbmResult(final, features, oof_frame, best, threshold, platt, record)
 
 
@@ -164,12 +166,15 @@ def cross_campaign_calibration(result: GbmResult, train: pd.DataFrame, p: TrainG
     y = (cross["label"] == "state_linked").to_numpy().astype(int)
     platt = fit_platt(y, cross["raw_score"].to_numpy(dtype=float))
     cross["score"] = apply_platt(cross["raw_score"].to_numpy(dtype=float), *platt)
-    threshold = threshold_for_precision(y, cross["score"].to_numpy(), ev.target_precision)
+    campaigns = cross["campaign"].to_numpy()
+    threshold = threshold_for_precision(y, cross["score"].to_numpy(), ev.target_precision,
+                                        campaigns if ev.threshold_per_campaign else None)
     oof = result.oof.copy()
     oof["score"] = apply_platt(oof["raw_score"].to_numpy(dtype=float), *platt)
     return replace(result, oof=oof, threshold=threshold, calibration=platt,
                    calibrated_on=calibration_record(y, cross["score"].to_numpy(), threshold, ev.low_prevalence,
-                                                    "leave-one-campaign-out", sorted(cross["campaign"].unique()))), cross
+                                                    "leave-one-campaign-out", sorted(cross["campaign"].unique()),
+                                                    campaigns)), cross
 
 
 def save_gbm(result: GbmResult, out_dir: Path, params: TrainGbmParams, ngram=None,

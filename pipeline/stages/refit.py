@@ -60,7 +60,8 @@ def run(params: Params, paths: Paths) -> str:
             "accounts": len(frame),
             "gbm": {"trees": fitted.main.booster.num_trees(), "threshold": fitted.main.threshold,
                     "calibrated_on": fitted.main.calibrated_on},
-            "profile": {"threshold": fitted.profile.threshold, "calibrated_on": fitted.profile.calibrated_on},
+            "profile": ({"threshold": fitted.profile.threshold, "calibrated_on": fitted.profile.calibrated_on}
+                        if fitted.profile is not None else None),
             "encoder": "not refitted: trained on the training campaigns only (models/encoder/classifier)",
         }
         if (paths.ensemble / "meta.json").exists():

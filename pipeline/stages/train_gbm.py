@@ -36,4 +36,5 @@ def run(params: Params, paths: Paths) -> str:
     cal = result.calibrated_on
     return (f"trained LightGBM on {len(train)} accounts, {len(fitted.features)} features, {result.booster.num_trees()} trees; "
             f"calibrated {cal['fit']} over {', '.join(cal['campaigns'])} (threshold {result.threshold:.3f}); "
-            f"profile-only member on {len(fitted.profile.features)} features (threshold {fitted.profile.threshold:.3f})")
+            + (f"profile-only member on {len(fitted.profile.features)} features (threshold {fitted.profile.threshold:.3f})"
+               if fitted.profile is not None else "no profile-only member (no profile feature left by exclude_features)"))
